@@ -1,0 +1,22 @@
+/**
+ * @dmabuf/core: the kernel side of the dma-buf model. Public names only; internals live under
+ * src/internal/ and are not exported.
+ */
+export { ERRNO, Errno, check, errnoName, isErrno, type ErrnoCode } from "./errno.js";
+export { _IO, _IOC, _IOC_DIR, _IOC_NR, _IOC_SIZE, _IOC_TYPE, _IOR, _IOW, _IOWR, IOC_NONE, IOC_READ, IOC_WRITE, ioctlHex } from "./ioctl.js";
+export { NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, SimulationStalled, VirtualClock, type Timer } from "./clock.js";
+export { Tracer, type TaskContext, type TraceArgs, type TraceRecord } from "./trace.js";
+export { WaitQueue, waitOrTimeout } from "./wait-queue.js";
+export {
+  FD_CLOEXEC, File, filePrivate, MAP_PRIVATE, MAP_SHARED, O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY,
+  O_RDWR, O_WRONLY, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, PROT_NONE,
+  PROT_READ, PROT_WRITE, SEEK_CUR, SEEK_END, SEEK_SET, type FileOperations, type Inode, type PollTable,
+} from "./file.js";
+export { VmArea } from "./vm-area.js";
+export { FdTable, NR_OPEN_DEFAULT, NR_OPEN_MAX } from "./fd-table.js";
+export { Vfs, seqFileOps, type VfsNode, type VfsResolver } from "./vfs.js";
+export { F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, PAGE_SIZE, Process, RLIMIT_NOFILE, type PollFd } from "./process.js";
+export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type BoardDescription, type BoardInput, type DeviceDescription } from "./board.js";
+export { Device, type PlatformDriver, type Subsystem } from "./device.js";
+export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
+export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
