@@ -20,3 +20,7 @@ export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type Boa
 export { Device, type PlatformDriver, type Subsystem } from "./device.js";
 export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
+export {
+  DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
+  type DmaDataDirection, type Scatterlist,
+} from "./scatterlist.js";
