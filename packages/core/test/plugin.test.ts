@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { inject, injectable, type DependencyContainer } from "tsyringe";
+import type { Device} from "../src/index.js";
 import {
-  BoardError, Device, Errno, Kernel, KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, type DriverPlugin,
+  BoardError, Errno, Kernel, KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, type DriverPlugin,
   type FileOperations, type PlatformDriver,
 } from "../src/index.js";
 
