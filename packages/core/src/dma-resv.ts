@@ -135,8 +135,8 @@ export class DmaResv {
    * takes a reserved slot. Containers must be added leaf by leaf (WARN).
    */
   addFence(fence: DmaFence, usage: DmaResvUsage): void {
-    fence.get();
     this.assertHeld("dma_resv_add_fence");
+    fence.get();
     if (dmaFenceIsContainer(fence)) warn(this.kernel, "drivers/dma-buf/dma-resv.c dma_resv_add_fence", "WARN_ON(dma_fence_is_container(fence))");
     const list = this.list;
     for (const e of list?.entries ?? []) {
@@ -200,7 +200,8 @@ export class DmaResv {
 
   /**
    * dma_resv_wait_timeout(): waits for every fence with usage <= `usage`. Returns the time left
-   * (> 0; 1 for a zero timeout when all have signalled), 0 on timeout, or -ERESTARTSYS.
+   * (> 0; 1 for a zero timeout when all have signalled), 0 on timeout, or -ERESTARTSYS. As in Linux
+   * (`ret = timeout ?: 1`), a zero timeout still sleeps one jiffy (1 ns here) on a pending fence.
    */
   async waitTimeout(usage: DmaResvUsage, intr: boolean, timeout: number = MAX_SCHEDULE_TIMEOUT): Promise<number> {
     let ret = timeout || 1;
