@@ -1,4 +1,5 @@
-import { DmaFence, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc } from "./dma-fence.js";
+import type { DmaFence} from "./dma-fence.js";
+import { dmaFenceAllocatePrivateStub, dmaFenceContextAlloc } from "./dma-fence.js";
 import { dmaFenceArrayCreate, dmaFenceArrayFirst, dmaFenceArrayNext } from "./dma-fence-array.js";
 import { dmaFenceChainContained, dmaFenceChainWalk } from "./dma-fence-chain.js";
 

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  DmaFenceChain, ERRNO, Kernel, dmaFenceChainFindSeqno, dmaFenceChainInit, type DmaFence, type DmaFenceRef,
+import type {
+  DmaFenceChain} from "../src/index.js";
+import { ERRNO, Kernel, dmaFenceChainFindSeqno, dmaFenceChainInit, type DmaFence, type DmaFenceRef,
 } from "../src/index.js";
 import { below, mockFence, prng } from "./helpers/fences.js";
 
