@@ -11,6 +11,8 @@ export interface BenchCase<S = unknown> {
   setup?: () => S | Promise<S>;
   /** The operation measured. May return a Promise (then each call is awaited). */
   fn: (state: S) => unknown;
+  /** Runs after each sample (a batch of `fn` calls), untimed: e.g. `gc()` after allocations. */
+  afterSample?: (state: S) => unknown;
   /** Runs once after the case (untimed): release what `setup` made. */
   teardown?: (state: S) => unknown;
   /** Bytes one call moves: the report then shows GB/s. */
@@ -66,4 +68,42 @@ export function below<K extends string>(name: string, figure: (m: Record<K, numb
 /** A goal "figure at least target". */
 export function atLeast<K extends string>(name: string, figure: (m: Record<K, number>) => number, target: number, unit: string, note?: string): Goal<K> {
   return { name, evaluate: (m) => ({ value: figure(m), unit, target: `>= ${target}`, met: figure(m) >= target, ...(note && { note }) }) };
+}
+
+/** `gc()` when node runs with --expose-gc (the runner always does); a no-op otherwise. */
+export const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+/**
+ * Baseline: a CPU copy of `bytes` with `Uint8Array.set`, from a pre-filled source (a never-written
+ * source reads the kernel's shared zero page and copies about twice as fast as real data).
+ */
+export function copyBaseline(bytes: number): BenchCase<{ src: Uint8Array; dst: Uint8Array }> {
+  return {
+    baseline: true,
+    bytes,
+    setup: () => {
+      const src = new Uint8Array(bytes);
+      for (let i = 0; i < bytes; i++) src[i] = (i * 31) & 0xff;
+      const dst = new Uint8Array(bytes);
+      dst.set(src); // fault the destination in: a frame copy goes to memory already in use
+      return { src, dst };
+    },
+    fn: ({ src, dst }) => dst.set(src),
+  };
+}
+
+/**
+ * Baseline: `new SharedArrayBuffer(bytes)`, the cost of allocating a fresh buffer instead of sharing
+ * one. Untouched (lazily committed). SharedArrayBuffers are invisible to V8's GC heuristics, so the
+ * harness collects after every sample, untimed, to keep dropped ones from piling up.
+ */
+export function sabBaseline(bytes: number): BenchCase<{ keep: SharedArrayBuffer[] }> {
+  return {
+    setup: () => ({ keep: [] }),
+    fn: (s) => void s.keep.push(new SharedArrayBuffer(bytes)),
+    afterSample: (s) => {
+      s.keep.length = 0;
+      gc();
+    },
+  };
 }

@@ -8,7 +8,7 @@ import "reflect-metadata";
 import { writeFileSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
-import type { BenchCase, Suite } from "./index.js";
+import { gc, type BenchCase, type Suite } from "./index.js";
 
 /** Target duration of one sample: batches tiny calls so timer overhead stays below ~0.5%. */
 const SAMPLE_NS = 50_000;
@@ -26,7 +26,6 @@ export interface CaseStats {
   batch: number;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const nowMs = () => performance.now();
 const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === "function";
 
@@ -81,6 +80,7 @@ async function measureCase(name: string, c: BenchCase, quick: boolean): Promise<
             for (let i = 0; i < batch; i++) c.fn(state);
             return result(t0);
           },
+      { afterEach: () => void c.afterSample?.(state) },
     );
     await bench.run();
     const r = bench.tasks[0]!.result;

@@ -1,4 +1,4 @@
-import { atLeast, below, defineSuite } from "@dmabuf/tooling/bench";
+import { atLeast, below, copyBaseline, defineSuite, sabBaseline } from "@dmabuf/tooling/bench";
 import { inject, injectable } from "tsyringe";
 import { DEFAULT_BOARD, Kernel, KERNEL, RLIMIT_NOFILE, SUBSYSTEM, VirtualClock, type DriverPlugin, type Process, type Subsystem } from "@dmabuf/core";
 
@@ -36,17 +36,8 @@ const TIMERS = 1000;
 export default defineSuite({
   name: "core-kernel",
   cases: {
-    "memcpy 1080p NV12 (Uint8Array.set)": {
-      baseline: true,
-      bytes: NV12_1080P,
-      setup: () => {
-        // Pre-filled source: copying never-written pages reads the shared zero page and looks 2x faster.
-        const src = new Uint8Array(NV12_1080P);
-        for (let i = 0; i < src.length; i++) src[i] = (i * 31) & 0xff;
-        return { src, dst: new Uint8Array(NV12_1080P) };
-      },
-      fn: ({ src, dst }) => dst.set(src),
-    },
+    "memcpy 1080p NV12 (Uint8Array.set)": copyBaseline(NV12_1080P),
+    "new SharedArrayBuffer, 1080p NV12 size": sabBaseline(NV12_1080P),
     "boot 1 GiB board, empty plugin": {
       fn: async () => (await Kernel.boot({ board: DEFAULT_BOARD, plugins: [emptyPlugin()] })).shutdown(),
     },
