@@ -58,7 +58,8 @@ export default defineSuite({
     },
   },
   goals: [
-    below("1080p CMA allocation at 90% fragmentation vs a 1080p memcpy", (m) => (100 * m[C90]) / m[COPY], 2, "%"),
-    below("failed allocation (full scan) vs a 1080p memcpy (bounded worst case)", (m) => (100 * m[FAIL]) / m[COPY], 10, "%"),
+    below("1080p CMA allocation at 90% fragmentation vs a 1080p memcpy", (m) => (100 * m[C90]) / m[COPY], 10, "%"),
+    // node-performance-facts: a naive full-scan failure costs 87 us to 4.7 ms; the search must stay bounded
+    below("failed allocation, full scan of the 65,536-bit bitmap (bounded worst case)", (m) => m[FAIL] / 1e3, 100, "us"),
   ],
 });

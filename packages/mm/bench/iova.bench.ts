@@ -19,7 +19,8 @@ async function mapping(contiguous: boolean) {
   const m: MemoryManager = kernel.resolve(MM);
   const n = Math.ceil(NV12_1080P / 4096);
   const base = contiguous ? m.defaultCma!.alloc(n, 8) : 0;
-  const pfns = Array.from({ length: n }, (_, i) => (contiguous ? base + i : m.pages.allocPages(0)));
+  // scattered: every other page of what the allocator hands out in order
+  const pfns = Array.from({ length: n }, (_, i) => (contiguous ? base + i : (m.pages.allocPages(0), m.pages.allocPages(0))));
   const sgt: SgTable = sgAllocTableFromPages(pfns, 0, NV12_1080P);
   return { kernel, m, sgt, dev: m.device("vivid.0") };
 }
