@@ -6,7 +6,7 @@ import {
   type Kernel, type Process,
 } from "../src/index.js";
 import {
-  dmabufBusy, dmabufExportSyncFile, dmabufImportSyncFile, dmabufImportTimelineFence, dmabufSyncFileBusy, syncFileBusy,
+  dmabufBusy, dmabufExportSyncFile, dmabufImportTimelineFence, dmabufSyncFileBusy, syncFileBusy,
   vgemFenceAttach, vgemFenceSignal,
 } from "./helpers/implicit-sync.js";
 import { createFence, fileInfo, timelineCreate, timelineInc } from "./helpers/sync.js";
