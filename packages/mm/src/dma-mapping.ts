@@ -140,6 +140,11 @@ export class DmaMapping {
     this.records.delete(sgt);
   }
 
+  /** dma_unmap_sg(): the old calling convention of dmaUnmapSgtable (pass the table that was mapped). */
+  dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
+    this.dmaUnmapSgtable(dev, sgt, dir, attrs);
+  }
+
   /** dma_sync_sgtable_for_cpu(): hand the buffer to the CPU (invalidate; copy back from bounce slots). */
   dmaSyncSgtableForCpu(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
     const rec = this.recordOf(dev, sgt, "dma_sync_sgtable_for_cpu");
@@ -158,6 +163,16 @@ export class DmaMapping {
       if (b >= 0) this.d.swiotlb!.syncForDevice(b, s.length, dir);
       if (!dev.coherent) this.d.cache.clean(b >= 0 ? b : s.phys, s.length);
     });
+  }
+
+  /** dma_sync_sg_for_cpu() */
+  dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
+    this.dmaSyncSgtableForCpu(dev, sgt, dir);
+  }
+
+  /** dma_sync_sg_for_device() */
+  dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
+    this.dmaSyncSgtableForDevice(dev, sgt, dir);
   }
 
   /**

@@ -229,3 +229,13 @@ export class IommuDomain {
     return lo;
   }
 }
+
+/** iommu_map(): see {@link IommuDomain.map}. */
+export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
+  domain.map(iova, paddr, size, prot);
+}
+
+/** iommu_unmap(): see {@link IommuDomain.unmap}; returns the bytes unmapped. */
+export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
+  return domain.unmap(iova, size);
+}
