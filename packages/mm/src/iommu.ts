@@ -1,4 +1,5 @@
 import { Errno, type Device, type Tracer } from "@dmabuf/core";
+import { isAligned } from "./internal/align.js";
 import { hex, hex16 } from "./internal/format.js";
 import { IovaDomain } from "./iova.js";
 
@@ -110,16 +111,36 @@ export class IommuDomain {
    * Nothing is mapped when it fails.
    */
   map(iova: number, paddr: number, size: number, prot: number): void {
+    this.mapSg(iova, [{ phys: paddr, length: size }], prot, "iommu_map");
+  }
+
+  /**
+   * iommu_map_sg(): maps the physical runs back to back from `iova`, each run as iommu_map would
+   * (same alignment EINVAL and EEXIST), all or nothing. Returns the bytes mapped.
+   */
+  mapSg(iova: number, runs: readonly PhysRun[], prot: number, call = "iommu_map_sg"): number {
     const min = this.minPagesz;
-    if (iova % min || paddr % min || size % min)
-      throw new Errno("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex16(paddr)} size ${hex(size)} min_pagesz ${hex(min)}`);
-    if (iova + size - 1 > this.apertureEnd) throw new Errno("EINVAL", "iommu_map", `iova ${hex(iova)}+${hex(size)} is beyond the aperture end ${hex(this.apertureEnd)}`);
+    let size = 0;
+    for (const r of runs) {
+      const at = iova + size;
+      if (!isAligned(at, min) || !isAligned(r.phys, min) || !isAligned(r.length, min))
+        throw new Errno("EINVAL", call, `unaligned: iova ${hex(at)} pa ${hex16(r.phys)} size ${hex(r.length)} min_pagesz ${hex(min)}`);
+      size += r.length;
+    }
+    if (iova + size - 1 > this.apertureEnd) throw new Errno("EINVAL", call, `iova ${hex(iova)}+${hex(size)} is beyond the aperture end ${hex(this.apertureEnd)}`);
     const i = this.firstEndingAfter(iova);
     const next = this.extents[i];
-    if (next && next.iova < iova + size) throw new Errno("EEXIST", "iommu_map", `iova ${hex(Math.max(iova, next.iova))} is already mapped`);
-    this.extents.splice(i, 0, ...this.decompose(iova, paddr, size, prot));
+    if (next && next.iova < iova + size) throw new Errno("EEXIST", call, `iova ${hex(Math.max(iova, next.iova))} is already mapped`);
+    const add: Extent[] = [];
+    let at = iova;
+    for (const r of runs) {
+      this.decompose(add, at, r.phys, r.length, prot);
+      if (this.trace?.on) this.trace.emit("map", { iova: hex16(at), iova_end: hex16(at + r.length), paddr: hex16(r.phys), size: r.length });
+      at += r.length;
+    }
+    this.extents = this.extents.slice(0, i).concat(add, this.extents.slice(i));
     this.mapped += size;
-    if (this.trace?.on) this.trace.emit("map", { iova: hex16(iova), iova_end: hex16(iova + size), paddr: hex16(paddr), size });
+    return size;
   }
 
   /**
@@ -130,7 +151,7 @@ export class IommuDomain {
    */
   unmap(iova: number, size: number): number {
     const min = this.minPagesz;
-    if (iova % min || size % min) return 0;
+    if (!isAligned(iova, min) || !isAligned(size, min)) return 0;
     const end = iova + size;
     let at = iova;
     let i = this.firstEndingAfter(iova);
@@ -186,22 +207,21 @@ export class IommuDomain {
     const sizes = this.iommu.pageSizes;
     for (let i = sizes.length - 1; i > 0; i--) {
       const s = sizes[i]!;
-      if (s <= len && iova % s === 0 && paddr % s === 0) return s;
+      if (s <= len && isAligned(iova, s) && isAligned(paddr, s)) return s;
     }
     return sizes[0]!;
   }
 
-  /** The leaves __iommu_map() writes for a chunk, grouped into runs of one page size. */
-  private decompose(iova: number, paddr: number, size: number, prot: number): Extent[] {
-    const out: Extent[] = [];
+  /** Appends to `out` the leaves __iommu_map() writes for a chunk, as runs of one page size. */
+  private decompose(out: Extent[], iova: number, paddr: number, size: number, prot: number): void {
+    const first = out.length;
     for (let done = 0; done < size; ) {
       const pg = this.pgsize(iova + done, paddr + done, size - done);
-      const last = out[out.length - 1];
+      const last = out.length > first ? out[out.length - 1]! : undefined;
       if (last && last.pgsize === pg) last.count++;
       else out.push({ iova: iova + done, paddr: paddr + done, pgsize: pg, count: 1, prot });
       done += pg;
     }
-    return out;
   }
 
   /** Removes [from, to) from the table, splitting the runs (and large leaves) at its edges. */
@@ -211,8 +231,8 @@ export class IommuDomain {
     const keep: Extent[] = [];
     for (; j < this.extents.length && this.extents[j]!.iova < to; j++) {
       const e = this.extents[j]!;
-      if (e.iova < from) keep.push(...this.decompose(e.iova, e.paddr, from - e.iova, e.prot));
-      if (extentEnd(e) > to) keep.push(...this.decompose(to, e.paddr + (to - e.iova), extentEnd(e) - to, e.prot));
+      if (e.iova < from) this.decompose(keep, e.iova, e.paddr, from - e.iova, e.prot);
+      if (extentEnd(e) > to) this.decompose(keep, to, e.paddr + (to - e.iova), extentEnd(e) - to, e.prot);
     }
     this.extents.splice(i, j - i, ...keep);
   }
@@ -233,6 +253,11 @@ export class IommuDomain {
 /** iommu_map(): see {@link IommuDomain.map}. */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
   domain.map(iova, paddr, size, prot);
+}
+
+/** iommu_map_sg(): see {@link IommuDomain.mapSg}. */
+export function iommuMapSg(domain: IommuDomain, iova: number, runs: readonly PhysRun[], prot: number): number {
+  return domain.mapSg(iova, runs, prot);
 }
 
 /** iommu_unmap(): see {@link IommuDomain.unmap}; returns the bytes unmapped. */
