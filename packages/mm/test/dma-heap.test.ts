@@ -229,3 +229,27 @@ describe("system heap (system_heap.c) and CMA heap (cma_heap.c)", () => {
     importer.release(imp);
   });
 });
+
+describe("nothing leaked", () => {
+  it("a process that exits holding heap buffers, mmaps and a device import gives every page back", async () => {
+    const { k, m, p } = await heaps();
+    const importer = installImporter(k);
+    const before = freeState(m);
+    const fds: number[] = [];
+    for (const heap of ["system", "linux,cma"]) {
+      const heapFd = p.open(`/dev/dma_heap/${heap}`, O_RDWR);
+      for (const len of [4096, 3110400, 5 * ONE_MEG]) fds.push(await dmabufHeapAlloc(p, heapFd, len));
+    }
+    p.mmap(null, 3110400, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1]!, 0);
+    const imp = await importer.import(p, fds[4]!, "vivid.0");
+    const q = k.spawn("peer");
+    p.sendFds(q, [fds[2]!]);
+    p.exit(0);
+    expect(freeState(m)).not.toBe(before); // the import and the peer still hold buffers
+    importer.release(imp);
+    q.exit(0);
+    expect(freeState(m)).toBe(before);
+    expect(m.dma.domainOf(m.device("vivid.0"))!.entries()).toEqual([]);
+    assertNoLeaks(k);
+  });
+});
