@@ -4,9 +4,9 @@ import mm, { DMA_HEAP_IOCTL_ALLOC } from "../src/index.js";
 
 const NV12_1080P = (1920 * 1080 * 3) / 2;
 
-async function heap(name: string) {
+async function heap(name: string, tracing = false) {
   const kernel = await Kernel.boot({ board: DEFAULT_BOARD, plugins: [mm()] });
-  kernel.trace.on = false;
+  kernel.trace.on = tracing; // off: measure the allocator, not the trace ring (one case measures both)
   const p: Process = kernel.spawn("bench");
   return { kernel, p, heapFd: p.open(`/dev/dma_heap/${name}`, O_RDWR) };
 }
@@ -30,6 +30,7 @@ async function allocTouchClose({ p, heapFd }: Heap) {
 const teardown = ({ kernel }: Heap) => kernel.shutdown();
 const SAB = "new SharedArrayBuffer(1080p NV12)";
 const SYS = "system heap: DMA_HEAP_IOCTL_ALLOC 1080p NV12 + close";
+const SYS_TRACED = "system heap: DMA_HEAP_IOCTL_ALLOC 1080p NV12 + close, tracing on (~50 events)";
 const SYS_DIRTY = "system heap: alloc 1080p + mmap + close (pages zeroed at every alloc)";
 const CMA = "CMA heap: DMA_HEAP_IOCTL_ALLOC 1080p NV12 + close";
 
@@ -39,6 +40,7 @@ export default defineSuite({
     "memcpy 1080p NV12 (Uint8Array.set)": copyBaseline(NV12_1080P),
     [SAB]: sabBaseline(NV12_1080P),
     [SYS]: { setup: () => heap("system"), fn: allocClose, teardown },
+    [SYS_TRACED]: { setup: () => heap("system", true), fn: allocClose, teardown },
     [SYS_DIRTY]: { setup: () => heap("system"), fn: allocTouchClose, teardown },
     [CMA]: { setup: () => heap("linux,cma"), fn: allocClose, teardown },
   },
