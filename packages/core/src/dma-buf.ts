@@ -122,8 +122,8 @@ export class DmaBufAttachment {
   /** The cached mapping (attach->sgt, attach->dir), when the framework keeps one. */
   sgt: SgTable | undefined;
   dir: DmaDataDirection = DMA_NONE;
-  /** Outstanding dma_buf_map_attachment() calls not yet unmapped, by table: their directions. */
-  readonly mappings = new Map<SgTable, DmaDataDirection[]>();
+  /** Outstanding dma_buf_map_attachment() calls not yet unmapped (a cached table may appear several times). */
+  readonly mappings: { readonly sgt: SgTable; readonly dir: DmaDataDirection }[] = [];
   /** False once detached (or orphaned by a buffer released while still attached). */
   attached = true;
   private readonly seq: number;
@@ -345,10 +345,8 @@ export function dmaBufDetach(buf: DmaBuf, attach: DmaBufAttachment): void {
   live(buf, call);
   if (!(attach instanceof DmaBufAttachment) || attach.dmabuf !== buf) throw warn(buf.kernel, "EINVAL", call, `attachment does not belong to dma-buf ino ${buf.ino}`);
   liveAttach(attach, call);
-  if (attach.mappings.size) {
-    const outstanding = [...attach.mappings.values()].reduce((n, dirs) => n + dirs.length, 0);
-    throw new Errno("EBUSY", call, `${attach.dev.name} still has ${outstanding} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
-  }
+  if (attach.mappings.length)
+    throw new Errno("EBUSY", call, `${attach.dev.name} still has ${attach.mappings.length} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
   traceAttach(attach, "dma_buf_detach");
   if (attach.sgt) {
     buf.ops.unmapDmaBuf(attach, attach.sgt, attach.dir);
@@ -404,9 +402,7 @@ export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirect
       attach.dir = dir;
     }
   }
-  const dirs = attach.mappings.get(sgt);
-  if (dirs) dirs.push(dir);
-  else attach.mappings.set(sgt, [dir]);
+  attach.mappings.push({ sgt, dir });
   traceAttach(attach, "dma_buf_map_attachment", dir);
   return sgt;
 }
@@ -419,16 +415,19 @@ export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirect
 export function dmaBufUnmapAttachment(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
   const call = "dma_buf_unmap_attachment";
   const buf = liveAttach(attach, call);
-  const dirs = attach.mappings.get(sgt);
-  if (!dirs) throw new Errno("EINVAL", call, `sg_table is not mapped through this attachment of ${attach.dev.name} (double unmap?)`);
-  const i = dirs.indexOf(dir);
-  if (i < 0) throw new Errno("EINVAL", call, `sg_table was mapped ${dirs.map(dmaDirectionName).join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
+  const maps = attach.mappings;
+  let i = maps.length - 1;
+  while (i >= 0 && (maps[i]!.sgt !== sgt || maps[i]!.dir !== dir)) i--;
+  if (i < 0) {
+    const dirs = maps.filter((m) => m.sgt === sgt).map((m) => dmaDirectionName(m.dir));
+    if (!dirs.length) throw new Errno("EINVAL", call, `sg_table is not mapped through this attachment of ${attach.dev.name} (double unmap?)`);
+    throw new Errno("EINVAL", call, `sg_table was mapped ${dirs.join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
+  }
   if (attach.sgt !== sgt) {
     buf.ops.unmapDmaBuf(attach, sgt, dir);
     if (dmaBufIsDynamic(buf)) buf.ops.unpin!(attach);
   }
-  if (dirs.length === 1) attach.mappings.delete(sgt);
-  else dirs.splice(i, 1);
+  maps.splice(i, 1);
   traceAttach(attach, "dma_buf_unmap_attachment", dir);
 }
 
