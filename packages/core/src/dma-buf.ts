@@ -218,6 +218,8 @@ export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
   const list = listOf(kernel);
   const buf = new DmaBuf(kernel, info, ++list.ino);
   list.buffers.add(buf);
+  // Registered by its file, so that kernel.fdInstall's note (which fd of which process) lands on it.
+  kernel.objects.register("dma-buf", buf.file, () => `${buf.expName} ino ${buf.ino} size ${buf.size}${buf.name === undefined ? "" : ` name "${buf.name}"`}, ${buf.refcount} reference(s), ${buf.attachments.length} attachment(s)`, call);
   traceBuf(buf, "dma_buf_export");
   return buf;
 }
@@ -267,6 +269,7 @@ export function dmaBufPut(buf: DmaBuf): void {
 function release(buf: DmaBuf): void {
   const k = buf.kernel;
   listOf(k).buffers.delete(buf);
+  k.objects.unregister(buf.file);
   if (buf.vmappingCounter) k.printk(`kernel BUG at drivers/dma-buf/dma-buf.c:dma_buf_release: dma-buf ino ${buf.ino} (${buf.expName}) released while vmapped (vmapping_counter ${buf.vmappingCounter})`);
   buf.ops.release(buf);
   if (buf.attachments.length) {
