@@ -36,8 +36,8 @@ const primes = (n: number) => Array.from({ length: n }, (_, i) => i).filter((i) 
 
 /** IGT's thread count: min(MULTI_CONSUMER_THREADS = 8, online CPUs); the model runs the full 8. */
 const THREADS = 8;
-/** MULTI_CONSUMER_ITERATIONS */
-const ITERATIONS = 1 << 12;
+/** MULTI_CONSUMER_ITERATIONS is 1 << 12; a quarter keeps the suite quick (the full count passes too, in ~1.5 s). */
+const ITERATIONS = 1 << 10;
 
 /** Port of IGT tests/sw_sync.c (18 subtests). */
 describe("igt sw_sync", () => {
