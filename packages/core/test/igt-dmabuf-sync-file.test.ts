@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, DMA_FROM_DEVICE, DMA_RESV_USAGE_BOOKKEEP,
-  DMA_RESV_USAGE_KERNEL, NSEC_PER_MSEC, POLLIN, POLLOUT, dmaBufBeginCpuAccess, flushSignals, sendSignal, type DmaBuf,
+  DMA_RESV_USAGE_KERNEL, NSEC_PER_MSEC, POLLIN, POLLOUT, dmaBufBeginCpuAccess, flushSignals, sendSignal, signalPending, type DmaBuf,
   type Kernel, type Process,
 } from "../src/index.js";
 import {
@@ -229,6 +229,8 @@ describe("implicit sync on dma-buf fds", () => {
     const fence = await vgemFenceAttach(bo, true);
     k.clock.addTimer(1000, () => sendSignal(p), "kill");
     await expect(p.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | READ })).rejects.toMatchObject({ code: "EINTR" });
+    expect(signalPending(p)).toBe(false); // delivered on the way back to userspace
+    sendSignal(p);
     k.current = p;
     const r = dmaBufBeginCpuAccess(bo, DMA_FROM_DEVICE);
     k.current = undefined;
