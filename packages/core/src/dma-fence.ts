@@ -425,3 +425,47 @@ export function dmaFenceAllocatePrivateStub(kernel: Kernel, timestampNs: number)
   f.signalTimestamp(timestampNs);
   return f;
 }
+
+/**
+ * dma_fence_wait_any_timeout(): sleeps until any of `fences` signals. `ret` is as for waitTimeout()
+ * (with timeout 0: 1 if one has signalled, else 0); `idx` is the index of a signalled fence, when
+ * one was found. -EINVAL (with a WARN) for an empty list or a negative timeout.
+ */
+export async function dmaFenceWaitAnyTimeout(fences: readonly DmaFence[], intr: boolean, timeout: number): Promise<{ ret: number; idx?: number }> {
+  const kernel = fences[0]?.kernel;
+  if (!kernel || timeout < 0) {
+    if (kernel) warn(kernel, "drivers/dma-buf/dma-fence.c dma_fence_wait_any_timeout", "WARN_ON(!fences || !count || timeout < 0)");
+    return { ret: -ERRNO.EINVAL };
+  }
+  if (timeout === 0) {
+    const idx = fences.findIndex((f) => f.isSignaled());
+    return idx < 0 ? { ret: 0 } : { ret: 1, idx };
+  }
+  const task = kernel.current;
+  const cbs = fences.map((): DmaFenceCb => ({}));
+  let wakeUp: (() => void) | null = null;
+  let ret = timeout;
+  let idx: number | undefined;
+  let armed = 0;
+  for (; armed < fences.length; armed++)
+    if (fences[armed]!.addCallback(cbs[armed]!, () => wakeUp?.()) !== 0) {
+      idx = armed; // already signalled
+      break;
+    }
+  if (idx === undefined)
+    while (ret > 0) {
+      // dma_fence_test_signaled_any()
+      const j = fences.findIndex((f) => f.signaledFlag);
+      if (j >= 0) {
+        idx = j;
+        break;
+      }
+      ret = await scheduleTimeout(kernel.clock, task, intr, ret, (wake) => {
+        wakeUp = wake;
+        return () => (wakeUp = null);
+      });
+      if (ret > 0 && intr && signalPending(task)) ret = -ERRNO.ERESTARTSYS;
+    }
+  while (armed-- > 0) fences[armed]!.removeCallback(cbs[armed]!);
+  return idx === undefined ? { ret } : { ret, idx };
+}

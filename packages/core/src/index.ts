@@ -42,7 +42,8 @@ export {
 export { flushSignals, sendSignal, signalPending } from "./signal.js";
 export {
   DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT, DMA_FENCE_FLAG_SIGNALED_BIT, DMA_FENCE_FLAG_TIMESTAMP_BIT, DMA_FENCE_FLAG_USER_BITS,
-  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, seqnoIsLater,
+  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, dmaFenceWaitAnyTimeout,
+  seqnoIsLater,
   type DmaFenceCb, type DmaFenceFunc, type DmaFenceOps,
 } from "./dma-fence.js";
 export {

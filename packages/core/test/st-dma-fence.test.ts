@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DmaFence, ERRNO, Kernel, MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc,
-  dmaFenceGetStub, flushSignals, sendSignal, seqnoIsLater, WaitQueue, type DmaFenceCb, type DmaFenceOps,
+  dmaFenceGetStub, dmaFenceWaitAnyTimeout, flushSignals, sendSignal, seqnoIsLater, WaitQueue, type DmaFenceCb, type DmaFenceOps,
 } from "../src/index.js";
 import { below, mockFence, mockOps, prng } from "./helpers/fences.js";
 
@@ -286,6 +286,21 @@ describe("dma_fence core", () => {
     expect(a.isLaterOrSame(a)).toBe(true);
     expect(a.isLater(mockFence(k, ctx + 1, 0))).toBe(false);
     expect(k.dmesg()).toMatch(/WARN_ON\(f1->context != f2->context\)/);
+  });
+
+  it("wait_any_timeout returns when the first of several fences signals, with its index (dma_fence_wait_any_timeout)", async () => {
+    const fs = [mockFence(k, 1, 1), mockFence(k, 2, 1), mockFence(k, 3, 1)];
+    expect(await dmaFenceWaitAnyTimeout(fs, false, 0)).toEqual({ ret: 0 });
+    expect(await dmaFenceWaitAnyTimeout(fs, false, 1000)).toEqual({ ret: 0 });
+    k.clock.addTimer(500, () => fs[2]!.signal(), "irq");
+    expect(await dmaFenceWaitAnyTimeout(fs, false, 10_000)).toEqual({ ret: 9500, idx: 2 });
+    expect(await dmaFenceWaitAnyTimeout(fs, false, 0)).toEqual({ ret: 1, idx: 2 });
+    expect(await dmaFenceWaitAnyTimeout(fs, false, 10_000)).toEqual({ ret: 10_000, idx: 2 });
+    expect(await dmaFenceWaitAnyTimeout([], false, 1)).toEqual({ ret: -ERRNO.EINVAL });
+    // every callback was removed again: nothing is left queued on the pending fences
+    fs[0]!.put();
+    expect(k.dmesg()).not.toMatch(/pending signals/);
+    for (const f of fs.slice(1)) f.put();
   });
 
   it("contexts are allocated consecutively from 1 per kernel (0 is the stub's)", async () => {
