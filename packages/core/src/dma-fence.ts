@@ -154,6 +154,7 @@ export class DmaFence {
     if (!ops || !ops.getDriverName || !ops.getTimelineName) throw new Error("BUG: dma_fence_init: ops without get_driver_name/get_timeline_name");
     this.initNs = kernel.clock.now();
     this.tracepoint("dma_fence_init");
+    kernel.objects.register("fence", this, () => `${this.driverName} ${this.timelineName} ${this.describe().trimEnd()}, ${this.refs} reference(s)`, "dma_fence_init");
   }
 
   /** Emits a dma_fence_* tracepoint with Linux's fields (include/trace/events/dma_fence.h). */
@@ -199,6 +200,7 @@ export class DmaFence {
       this.signal();
     }
     this.ops.release?.(this);
+    this.kernel.objects.unregister(this);
   }
 
   /** dma_fence_emit tracepoint: drivers call it when they hand the fence to hardware. */
@@ -412,6 +414,7 @@ export function dmaFenceGetStub(kernel: Kernel): DmaFence {
   const g = fenceGlobals(kernel);
   if (!g.stub) {
     g.stub = new DmaFence(kernel, stubOps, 0, 0);
+    kernel.objects.unregister(g.stub); // static in Linux: never freed, never a leak
     g.stub.flags |= ENABLE_SIGNAL;
     g.stub.signal();
   }

@@ -88,7 +88,10 @@ export class SyncTimeline {
     pt.timeline = this;
     if (pt.isSignaled()) return pt;
     const same = this.pending.find((p) => p.seqno === value);
-    if (same) return same.get();
+    if (same) {
+      this.kernel.objects.unregister(pt); // kfree()d unused, as sync_pt_create() does
+      return same.get();
+    }
     const at = this.pending.findIndex((p) => seqnoIsLater(p.seqno, value));
     this.pending.splice(at < 0 ? this.pending.length : at, 0, pt);
     return pt;

@@ -4,6 +4,7 @@ import {
   DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, DMA_FROM_DEVICE, DMA_RESV_USAGE_BOOKKEEP,
   DMA_RESV_USAGE_KERNEL, NSEC_PER_MSEC, POLLIN, POLLOUT, dmaBufBeginCpuAccess, flushSignals, sendSignal, signalPending, type DmaBuf,
   type Kernel, type Process,
+  leakCheck,
 } from "../src/index.js";
 import {
   dmabufBusy, dmabufExportSyncFile, dmabufImportTimelineFence, dmabufSyncFileBusy, syncFileBusy,
@@ -26,7 +27,13 @@ beforeEach(async () => {
   fd = await exp.alloc(p, 4096);
   bo = await exp.import(p, fd);
 });
-afterEach(() => k.shutdown());
+afterEach(() => {
+  for (const b of exp.imports.values()) b.file.put(); // gem_close(): the driver's reference
+  exp.imports.clear();
+  k.shutdown();
+  // Every fence the test made was put: timelines closed at exit signal and release theirs.
+  expect(leakCheck(k).text.split("\n").filter((l) => l.startsWith("fence:"))).toEqual([]);
+});
 
 /** All six busy checks at once: poll and exported sync_file, for READ, WRITE and RW. */
 async function busy(): Promise<Record<string, boolean>> {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   ERRNO, Kernel, NSEC_PER_SEC, O_RDONLY, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SYNC_IOC_FILE_INFO,
   SYNC_IOC_MERGE, SYNC_IOC_SET_DEADLINE, WaitQueue, isErrno, type Process, type VirtualClock,
+  leakCheck,
 } from "../src/index.js";
 import { below, prng } from "./helpers/fences.js";
 import {
@@ -15,7 +16,11 @@ beforeEach(async () => {
   k = await Kernel.boot();
   p = k.spawn("sw_sync");
 });
-afterEach(() => k.shutdown());
+afterEach(() => {
+  k.shutdown();
+  // Every fence the test made was put: timelines closed at exit signal and release theirs.
+  expect(leakCheck(k).text.split("\n").filter((l) => l.startsWith("fence:"))).toEqual([]);
+});
 
 /** sem_t for simulated threads: sem_wait sleeps in virtual time. */
 class Semaphore {

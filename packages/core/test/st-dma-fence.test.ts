@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DmaFence, ERRNO, Kernel, MAX_SCHEDULE_TIMEOUT, NSEC_PER_SEC, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc,
-  dmaFenceGetStub, dmaFenceWaitAnyTimeout, flushSignals, sendSignal, seqnoIsLater, WaitQueue, type DmaFenceCb, type DmaFenceOps,
+  dmaFenceGetStub, dmaFenceWaitAnyTimeout, flushSignals, leakCheck, sendSignal, seqnoIsLater, WaitQueue, type DmaFenceCb, type DmaFenceOps,
 } from "../src/index.js";
 import { below, mockFence, mockOps, prng } from "./helpers/fences.js";
 
@@ -301,6 +301,15 @@ describe("dma_fence core", () => {
     fs[0]!.put();
     expect(k.dmesg()).not.toMatch(/pending signals/);
     for (const f of fs.slice(1)) f.put();
+  });
+
+  it("live fences are kernel objects for the leak checker until their last put; the stub never is", () => {
+    const f = mockFence(k, 4, 2);
+    dmaFenceGetStub(k).put();
+    expect(leakCheck(k).text).toMatch(/^fence: mock mock 4:2 mock mock unsignalled, 1 reference\(s\) \(created by kernel dma_fence_init at 0\.000000s\)$/m);
+    expect(leakCheck(k).counts.fence).toBe(1);
+    f.put();
+    expect(leakCheck(k).counts.fence).toBeUndefined();
   });
 
   it("contexts are allocated consecutively from 1 per kernel (0 is the stub's)", async () => {
