@@ -28,7 +28,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 );
 /** Programs start with a few timelines so that most commands have something to act on. */
 const program = fc
-  .tuple(fc.integer({ min: 1, max: 4 }), fc.array(cmd, { minLength: 1, maxLength: 40, size: "max" }))
+  .tuple(fc.integer({ min: 1, max: 4 }), fc.array(cmd, { minLength: 1, maxLength: 25, size: "max" }))
   .map(([n, rest]) => [...Array.from({ length: n }, (): Cmd => ({ op: "timeline" })), ...rest]);
 
 /** A point on timeline `tl` (index in creation order, so context order), or the signalled stub. */
