@@ -65,6 +65,6 @@ export {
   syncFileGetFence, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData, type SyncSetDeadline,
 } from "./sync-file.js";
 export {
-  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SyncPt,
+  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SYNC_INFO_DEBUGFS_PATH, SyncPt,
   SyncTimeline, type SwSyncCreateFenceData, type SwSyncGetDeadline,
 } from "./sw-sync.js";
