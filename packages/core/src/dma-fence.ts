@@ -154,7 +154,8 @@ export class DmaFence {
     if (!ops || !ops.getDriverName || !ops.getTimelineName) throw new Error("BUG: dma_fence_init: ops without get_driver_name/get_timeline_name");
     this.initNs = kernel.clock.now();
     this.tracepoint("dma_fence_init");
-    kernel.objects.register("fence", this, () => `${this.driverName} ${this.timelineName} ${this.describe().trimEnd()}, ${this.refs} reference(s)`, "dma_fence_init");
+    // A leak report only reads the fence: the SIGNALED bit, not the driver's signaled peek (which may signal).
+    kernel.objects.register("fence", this, () => `${this.driverName}:${this.timelineName} ${this.context}:${this.seqno} ${this.signaledFlag ? "" : "un"}signalled, ${this.refs} reference(s)`, "dma_fence_init");
   }
 
   /** Emits a dma_fence_* tracepoint with Linux's fields (include/trace/events/dma_fence.h). */
