@@ -19,6 +19,7 @@ import { Errno, check, isErrno, type ErrnoCode } from "./errno.js";
 import { File, O_ACCMODE, O_NONBLOCK, SEEK_END, SEEK_SET, type FileOperations, type Inode } from "./file.js";
 import type { Kernel } from "./kernel.js";
 import { PAGE_SIZE } from "./process.js";
+import { flushSignals } from "./signal.js";
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, dmaDirectionName, isValidDmaDirection, type DmaDataDirection, type SgTable } from "./scatterlist.js";
 import type { VmArea } from "./vm-area.js";
 
@@ -537,14 +538,17 @@ async function ioctlSync(buf: DmaBuf, arg: unknown): Promise<number> {
   check(rw !== 0, "EINVAL", call, "flags must include DMA_BUF_SYNC_READ and/or DMA_BUF_SYNC_WRITE");
   const dir = rw === DMA_BUF_SYNC_RW ? DMA_BIDIRECTIONAL : rw === 1 ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
   if (Number(flags) & DMA_BUF_SYNC_END) await dmaBufEndCpuAccess(buf, dir);
-  else
+  else {
+    const task = buf.kernel.current;
     try {
       await dmaBufBeginCpuAccess(buf, dir);
     } catch (e) {
-      // No SA_RESTART in this model: an interrupted wait reaches userspace as EINTR.
-      if (isErrno(e, "ERESTARTSYS")) throw new Errno("EINTR", call, "a signal arrived while waiting for the buffer's fences");
-      throw e;
+      if (!isErrno(e, "ERESTARTSYS")) throw e;
+      // No SA_RESTART in this model: the signal is delivered on the way out and the call fails with EINTR.
+      if (task) flushSignals(task);
+      throw new Errno("EINTR", call, "a signal arrived while waiting for the buffer's fences");
     }
+  }
   return 0;
 }
 
