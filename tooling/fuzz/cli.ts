@@ -26,6 +26,7 @@ const deadline = t0 + minutes * 60_000;
 console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program`);
 let batch = 0;
 let status = 0;
+let lastReport = t0;
 while (performance.now() < deadline) {
   const batchSeed = (seed + batch) | 0;
   const d = await fc.check(fuzzProperty({ maxSteps }, stats), { seed: batchSeed, numRuns: BATCH });
@@ -37,7 +38,7 @@ while (performance.now() < deadline) {
     status = 1;
     break;
   }
-  if (batch % 25 === 0) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${stats.programs} programs, ${stats.steps} steps`);
+  if (performance.now() - lastReport > 15_000 && (lastReport = performance.now())) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${stats.programs} programs, ${stats.steps} steps`);
 }
 const secs = (performance.now() - t0) / 1000;
 console.log(`\n${status ? "stopped after a failure" : "no failures"}: ${stats.programs.toLocaleString("en-US")} programs, ${stats.steps.toLocaleString("en-US")} steps in ${secs.toFixed(1)} s (${Math.round(stats.steps / secs).toLocaleString("en-US")} steps/s), seed ${seed}`);
