@@ -2,11 +2,13 @@ import { container as rootContainer, type DependencyContainer, type InjectionTok
 import { DEFAULT_BOARD, parseBoard, type BoardDescription, type BoardInput } from "./board.js";
 import { VirtualClock } from "./clock.js";
 import { Device, type PlatformDriver, type Subsystem } from "./device.js";
+import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
 import { KernelObjects } from "./leak-check.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
 import { Process } from "./process.js";
+import { swSyncInit } from "./sw-sync.js";
 import { Tracer } from "./trace.js";
 import { Vfs, seqFileOps, type VfsNode } from "./vfs.js";
 
@@ -52,8 +54,10 @@ export class Kernel {
     this.container.registerInstance(KERNEL, this);
     this.trace.current = () => this.current ?? KTHREAD;
     this.mountProcfs();
+    dmaBufInit(this);
     this.vfs.createText("/sys/kernel/tracing/trace", () => this.trace.ftrace(), () => this.trace.clear());
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
+    swSyncInit(this);
     for (const d of this.devices)
       this.vfs.createText(`/sys/bus/platform/devices/${d.name}/driver`, () => (d.driver ? d.driver.name + "\n" : ""));
   }
