@@ -6,6 +6,7 @@
 import "reflect-metadata";
 import * as fc from "fast-check";
 import { FuzzFailure } from "./world.js";
+import { dmaBufPlugin } from "./dmabuf-plugin.js";
 import { fuzzProperty, newStats } from "./fuzz.js";
 
 const args = process.argv.slice(2);
@@ -23,18 +24,18 @@ const BATCH = 200;
 const stats = newStats();
 const t0 = performance.now();
 const deadline = t0 + minutes * 60_000;
-console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program`);
+console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program; plugins: core, ${dmaBufPlugin.name}`);
 let batch = 0;
 let status = 0;
 let lastReport = t0;
 while (performance.now() < deadline) {
   const batchSeed = (seed + batch) | 0;
-  const d = await fc.check(fuzzProperty({ maxSteps }, stats), { seed: batchSeed, numRuns: BATCH });
+  const d = await fc.check(fuzzProperty({ maxSteps, plugins: [dmaBufPlugin] }, stats), { seed: batchSeed, numRuns: BATCH });
   batch++;
   if (d.failed) {
     const e = d.errorInstance;
     console.log(`\nFAILED (batch seed ${batchSeed}, path ${d.counterexamplePath}, ${d.numShrinks} shrinks):\n${e instanceof FuzzFailure ? e.message : String((e as Error)?.stack ?? e)}`);
-    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps} }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
+    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps}, plugins: [dmaBufPlugin] }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
     status = 1;
     break;
   }

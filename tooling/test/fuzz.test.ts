@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { Errno, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel } from "@dmabuf/core";
-import { FuzzFailure, fuzzProperty, newStats, type FuzzPlugin } from "../fuzz/index.js";
+import { FuzzFailure, dmaBufPlugin, fuzzProperty, newStats, type FuzzPlugin } from "../fuzz/index.js";
 
 /** A fuzz plugin exposing one device node with the given (deliberately buggy) file operations. */
 function device(path: string, fops: FileOperations): FuzzPlugin {
@@ -26,6 +26,13 @@ describe("model-based fuzzer over core's userspace API", () => {
     await fc.assert(fuzzProperty({}, stats), { seed: 0x5eed, numRuns: 500 });
     expect(stats.programs).toBe(500);
     expect(stats.steps).toBeGreaterThan(500 * 10);
+  });
+
+  it("runs a seeded batch with dma-buf plugged in: heap allocation, fd passing, import/attach/map/unmap/detach by another process, DMA_BUF_IOCTL_SYNC/SET_NAME, mmap, exit with buffers still attached", async () => {
+    const stats = newStats();
+    await fc.assert(fuzzProperty({ plugins: [dmaBufPlugin] }, stats), { seed: 0xd3ab, numRuns: 300 });
+    expect(stats.programs).toBe(300);
+    expect(stats.steps).toBeGreaterThan(300 * 10);
   });
 
   it("finds a missing fput (refcount above the references held) and shrinks it to a two-call program", async () => {

@@ -156,7 +156,8 @@ export class Kernel {
   fdInstall(file: File, flags: number, call: string): number {
     if (!this.current) throw new Errno("EBADF", call, "no current process: fds can only be created from a process's syscall");
     const fd = this.current.installFile(file, flags, call);
-    this.objects.note(file, `${call} installed it as fd ${fd} of ${this.current.comm}[${this.current.pid}]`);
+    const p = this.current;
+    this.objects.note(file, () => `${call} installed it as fd ${fd} of ${p.comm}[${p.pid}]`);
     return fd;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Kernel, LeakError, O_RDONLY, assertNoLeaks, leakCheck } from "../src/index.js";
+import { Kernel, LeakError, O_RDONLY, O_RDWR, SgTable, assertNoLeaks, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufPut, leakCheck, type DmaBufOps } from "../src/index.js";
 
 const boot = () => Kernel.boot({ board: { memory: { size: "16M" } } });
 
@@ -57,5 +57,20 @@ describe("leak checker: every live process, file and registered object, with its
     k.objects.unregister(attach);
     expect(leakCheck(k).counts).toEqual({ fence: 1 });
     expect(() => assertNoLeaks(k)).toThrow("fence: fence seqno 1, unsignalled (created by kernel sw_sync_create_fence at 0.000000s)");
+  });
+
+  it("lists dma-bufs never put and attachments never detached from dma-buf's own buffer list (dma_buf_release WARNs about the latter)", async () => {
+    const k = await Kernel.boot({ board: { memory: { size: "16M" }, devices: [{ name: "cam0", compatible: "test,cam" }] } });
+    const ops: DmaBufOps = { mapDmaBuf: () => new SgTable([]), unmapDmaBuf: () => {}, release: () => {} };
+    const buf = dmaBufExport(k, { expName: "leaky_exporter", ops, size: 8192, flags: O_RDWR, priv: {} });
+    const attach = dmaBufAttach(buf, k.devices[0]!);
+    expect(leakCheck(k).text).toBe(
+      'dma-buf: leaky_exporter ino 1 "", 8192 bytes, 1 reference(s), 1 attachment(s)\n' +
+        "dma-buf attachment: cam0 attached to dma-buf ino 1 (leaky_exporter), 0 mapping(s) outstanding",
+    );
+    dmaBufDetach(buf, attach);
+    expect(leakCheck(k).counts).toEqual({ "dma-buf": 1 });
+    dmaBufPut(buf);
+    assertNoLeaks(k);
   });
 });
