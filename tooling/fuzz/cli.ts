@@ -7,6 +7,7 @@ import "reflect-metadata";
 import * as fc from "fast-check";
 import { FuzzFailure } from "./world.js";
 import { dmaBufPlugin } from "./dmabuf-plugin.js";
+import { syncPlugin } from "./sync-plugin.js";
 import { fuzzProperty, newStats } from "./fuzz.js";
 
 const args = process.argv.slice(2);
@@ -20,22 +21,23 @@ const minutes = opt("minutes", 1);
 const seed = opt("seed", Date.now() % 2 ** 31);
 const maxSteps = opt("steps", 40);
 const BATCH = 200;
+const plugins = [dmaBufPlugin, syncPlugin];
 
 const stats = newStats();
 const t0 = performance.now();
 const deadline = t0 + minutes * 60_000;
-console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program; plugins: core, ${dmaBufPlugin.name}`);
+console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program; plugins: core, ${plugins.map((p) => p.name).join(", ")}`);
 let batch = 0;
 let status = 0;
 let lastReport = t0;
 while (performance.now() < deadline) {
   const batchSeed = (seed + batch) | 0;
-  const d = await fc.check(fuzzProperty({ maxSteps, plugins: [dmaBufPlugin] }, stats), { seed: batchSeed, numRuns: BATCH });
+  const d = await fc.check(fuzzProperty({ maxSteps, plugins }, stats), { seed: batchSeed, numRuns: BATCH });
   batch++;
   if (d.failed) {
     const e = d.errorInstance;
     console.log(`\nFAILED (batch seed ${batchSeed}, path ${d.counterexamplePath}, ${d.numShrinks} shrinks):\n${e instanceof FuzzFailure ? e.message : String((e as Error)?.stack ?? e)}`);
-    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps}, plugins: [dmaBufPlugin] }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
+    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps}, plugins: [dmaBufPlugin, syncPlugin] }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
     status = 1;
     break;
   }

@@ -31,7 +31,9 @@ const fixture = (w: FuzzWorld) => fixtures.get(w.kernel)!;
 const proc = fc.nat(7);
 /** `valid` most of the time, one of `invalid` now and then; shrinks to `valid`. */
 const mostly = <T>(valid: fc.Arbitrary<T>, ...invalid: T[]) => fc.oneof({ arbitrary: valid, weight: 8 }, { arbitrary: fc.constantFrom(...invalid), weight: 1 });
-const handleChoice = fc.oneof({ arbitrary: fc.record({ nth: fc.nat(7) }), weight: 6 }, { arbitrary: fc.record({ bogus: fc.constantFrom(0, 999) }), weight: 1 });
+/** Now and then act on a wrong fd or handle when the right kind is missing; otherwise skip the step. */
+const misuse = mostly(fc.constant(false), true);
+const handleChoice = fc.oneof({ arbitrary: fc.record({ nth: fc.nat(7) }), weight: 8 }, { arbitrary: fc.record({ bogus: fc.constantFrom(0, 999) }), weight: 1 });
 
 /** bufinfo as a reader would see it, without an fd (the seq_file's show, run directly). */
 function bufinfo(w: FuzzWorld): string {
@@ -47,6 +49,7 @@ const heapAlloc = defineCommand({
   args: fc.record({
     p: proc,
     heap: fc.nat(7),
+    misuse,
     len: mostly(fc.constantFrom(4096, 8192, 3 * PAGE_SIZE + 5, 1, 64 * PAGE_SIZE), 0, (POOL_PAGES + 1) * PAGE_SIZE),
     fd_flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR, O_RDONLY | O_CLOEXEC), 0x80),
     fd: mostly(fc.constant(0), 7),
@@ -55,7 +58,8 @@ const heapAlloc = defineCommand({
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
-    const fd = w.fdOf(p, a.heap, isHeap);
+    const fd = w.fdOf(p, a.heap, isHeap, a.misuse);
+    if (fd === undefined) return;
     const isHeapFd = p.fds.get(fd) && isHeap(p.fds.get(fd)!.file);
     const arg: HeapAllocationData = { len: a.len, fd: a.fd, fd_flags: a.fd_flags, heap_flags: a.heap_flags };
     const pages = Math.ceil(a.len / PAGE_SIZE);
@@ -78,10 +82,12 @@ const heapAlloc = defineCommand({
 });
 
 /** The importer fd and import a step acts on. */
-function target(w: FuzzWorld, p: FuzzProc, a: { imp: number; h: { nth: number } | { bogus: number } }) {
-  const fd = w.fdOf(p, a.imp, isImporter);
+function target(w: FuzzWorld, p: FuzzProc, a: { imp: number; h: { nth: number } | { bogus: number }; misuse: boolean }, needImport = true) {
+  const fd = w.fdOf(p, a.imp, isImporter, a.misuse);
+  if (fd === undefined) return undefined;
   const importer = p.fds.get(fd)?.file;
   const mine = importer && isImporter(importer) ? model(w).imports.filter((i) => i.importer === importer) : [];
+  if (needImport && !mine.length && !a.misuse) return undefined;
   const imp = "nth" in a.h ? mine[a.h.nth % Math.max(1, mine.length)] : undefined;
   return { fd, importer, imp, handle: imp?.handle ?? ("bogus" in a.h ? a.h.bogus : 0), valid: !!importer && isImporter(importer) };
 }
@@ -89,12 +95,14 @@ function target(w: FuzzWorld, p: FuzzProc, a: { imp: number; h: { nth: number } 
 const importBuf = defineCommand({
   name: "FUZZ_IMPORT",
   weight: 6,
-  args: fc.record({ p: proc, imp: fc.nat(7), buf: fdChoice, bufNth: fc.nat(7), anyFd: mostly(fc.constant(false), true), dev: mostly(fc.nat(4), 9) }),
+  args: fc.record({ p: proc, imp: fc.nat(7), buf: fdChoice, bufNth: fc.nat(7), misuse, dev: mostly(fc.nat(4), 9) }),
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
-    const { fd, importer, valid } = target(w, p, { imp: a.imp, h: { bogus: 0 } });
-    const bufFd = a.anyFd ? w.fd(p, a.buf) : w.fdOf(p, a.bufNth, isDmaBufFile);
+    const t = target(w, p, { imp: a.imp, h: { bogus: 0 }, misuse: a.misuse }, false);
+    const bufFd = a.misuse ? w.fd(p, a.buf) : w.fdOf(p, a.bufNth, isDmaBufFile, false);
+    if (!t || bufFd === undefined) return;
+    const { fd, importer, valid } = t;
     const bufFile = p.fds.get(bufFd)?.file;
     const expect: Expect = !importer ? ["EBADF"] : !valid ? undefined : a.dev >= w.kernel.devices.length ? ["EINVAL"] : !bufFile ? ["EBADF"] : !isDmaBufFile(bufFile) ? ["EINVAL"] : [];
     const arg: ImportData = { fd: bufFd, dev: a.dev, handle: 0 };
@@ -112,11 +120,12 @@ const importBuf = defineCommand({
 const mapBuf = defineCommand({
   name: "FUZZ_MAP",
   weight: 6,
-  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice, dir: fc.constantFrom<number>(0, 1, 2, 2, 3, 7) }),
+  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice, misuse, dir: mostly(fc.constantFrom<number>(0, 1, 2), 3, 7) }),
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
     const t = target(w, p, a);
+    if (!t) return;
     const expect: Expect = !t.importer ? ["EBADF"] : !t.valid ? undefined : !t.imp || !isValidDmaDirection(a.dir) ? ["EINVAL"] : [];
     const dir = isValidDmaDirection(a.dir) ? dmaDirectionName(a.dir as DmaDataDirection) : String(a.dir);
     const r = await w.call(p, "ioctl", `ioctl(${t.fd}, FUZZ_MAP, {handle: ${t.handle}, dir: ${dir}})`, () => p.proc.ioctl(t.fd, FUZZ_MAP, { handle: t.handle, dir: a.dir }), expect);
@@ -127,11 +136,12 @@ const mapBuf = defineCommand({
 const unmapBuf = defineCommand({
   name: "FUZZ_UNMAP",
   weight: 4,
-  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice }),
+  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice, misuse }),
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
     const t = target(w, p, a);
+    if (!t) return;
     const expect: Expect = !t.importer ? ["EBADF"] : !t.valid ? undefined : !t.imp || t.imp.mapped === 0 ? ["EINVAL"] : [];
     const r = await w.call(p, "ioctl", `ioctl(${t.fd}, FUZZ_UNMAP, {handle: ${t.handle}})`, () => p.proc.ioctl(t.fd, FUZZ_UNMAP, { handle: t.handle }), expect);
     if (r && t.imp) t.imp.mapped--;
@@ -141,11 +151,12 @@ const unmapBuf = defineCommand({
 const detachBuf = defineCommand({
   name: "FUZZ_DETACH",
   weight: 4,
-  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice }),
+  args: fc.record({ p: proc, imp: fc.nat(7), h: handleChoice, misuse }),
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
     const t = target(w, p, a);
+    if (!t) return;
     // dma_buf_detach() while the importer still has mappings: EBUSY, nothing changes
     const expect: Expect = !t.importer ? ["EBADF"] : !t.valid ? undefined : !t.imp ? ["EINVAL"] : t.imp.mapped ? ["EBUSY"] : [];
     const r = await w.call(p, "ioctl", `ioctl(${t.fd}, FUZZ_DETACH, {handle: ${t.handle}})`, () => p.proc.ioctl(t.fd, FUZZ_DETACH, { handle: t.handle }), expect);
@@ -160,14 +171,16 @@ const dmaBufIoctl = defineCommand({
   args: fc.record({
     p: proc,
     buf: fc.nat(7),
+    misuse,
     op: fc.constantFrom("sync", "name"),
-    flags: fc.constantFrom(DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ | DMA_BUF_SYNC_END, 0, DMA_BUF_SYNC_END, 0x10),
+    flags: mostly(fc.constantFrom(DMA_BUF_SYNC_READ, DMA_BUF_SYNC_WRITE, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ | DMA_BUF_SYNC_END), 0, DMA_BUF_SYNC_END, 0x10),
     name: fc.nat(NAMES.length - 1),
   }),
   async run(w, a) {
     const p = w.pick(a.p);
     if (!p) return;
-    const fd = w.fdOf(p, a.buf, isDmaBufFile);
+    const fd = w.fdOf(p, a.buf, isDmaBufFile, a.misuse);
+    if (fd === undefined) return;
     const f = p.fds.get(fd)?.file;
     const isBuf = !!f && isDmaBufFile(f);
     if (a.op === "sync") {

@@ -13,3 +13,4 @@ export { fuzzProperty, newStats, programArbitrary, runProgram, type FuzzOptions,
 export { memDevices } from "./mem-device.js";
 export { dmaBufPlugin } from "./dmabuf-plugin.js";
 export { DMA_HEAP_IOCTL_ALLOC, FUZZ_DETACH, FUZZ_IMPORT, FUZZ_MAP, FUZZ_UNMAP, dmaBufFixtures } from "./dmabuf-fixture.js";
+export { syncPlugin } from "./sync-plugin.js";

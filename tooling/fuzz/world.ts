@@ -225,10 +225,13 @@ export class FuzzWorld {
     return n;
   }
 
-  /** An fd of `p` whose file satisfies `kind` (chosen by `n`), else the generic choice `{ held: n }`. */
-  fdOf(p: FuzzProc, n: number, kind: (f: File) => boolean): number {
+  /**
+   * An fd of `p` whose file satisfies `kind` (chosen by `n`). When `p` has none: with `misuse`, the
+   * generic choice `{ held: n }` (a wrong or closed fd); without, undefined (the step is skipped).
+   */
+  fdOf(p: FuzzProc, n: number, kind: (f: File) => boolean, misuse: boolean): number | undefined {
     const fds = [...p.fds].filter(([, e]) => kind(e.file)).map(([fd]) => fd).sort((a, b) => a - b);
-    return fds.length ? fds[n % fds.length]! : this.fd(p, { held: n });
+    return fds.length ? fds[n % fds.length]! : misuse ? this.fd(p, { held: n }) : undefined;
   }
 
   /** open(2) of a path that must open, recorded in the model; the fd, or undefined on EMFILE. */

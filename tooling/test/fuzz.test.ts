@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { Errno, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel } from "@dmabuf/core";
-import { FuzzFailure, dmaBufPlugin, fuzzProperty, newStats, type FuzzPlugin } from "../fuzz/index.js";
+import { FuzzFailure, dmaBufPlugin, fuzzProperty, newStats, syncPlugin, type FuzzPlugin } from "../fuzz/index.js";
 
 /** A fuzz plugin exposing one device node with the given (deliberately buggy) file operations. */
 function device(path: string, fops: FileOperations): FuzzPlugin {
@@ -31,6 +31,13 @@ describe("model-based fuzzer over core's userspace API", () => {
   it("runs a seeded batch with dma-buf plugged in: heap allocation, fd passing, import/attach/map/unmap/detach by another process, DMA_BUF_IOCTL_SYNC/SET_NAME, mmap, exit with buffers still attached", async () => {
     const stats = newStats();
     await fc.assert(fuzzProperty({ plugins: [dmaBufPlugin] }, stats), { seed: 0xd3ab, numRuns: 300 });
+    expect(stats.programs).toBe(300);
+    expect(stats.steps).toBeGreaterThan(300 * 10);
+  });
+
+  it("runs a seeded batch with sw_sync/sync_file plugged in, predicting every fence's status from the timelines (sw_sync.c, sync_file.c, dma_fence_unwrap_merge)", async () => {
+    const stats = newStats();
+    await fc.assert(fuzzProperty({ plugins: [syncPlugin] }, stats), { seed: 0x5f1e, numRuns: 300 });
     expect(stats.programs).toBe(300);
     expect(stats.steps).toBeGreaterThan(300 * 10);
   });
