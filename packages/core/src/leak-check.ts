@@ -127,11 +127,16 @@ export interface LeakReport {
  */
 export function leakCheck(kernel: Kernel): LeakReport {
   const leaks = kernel.objects.live();
+  return { leaks, counts: countKinds(leaks), text: leaks.map(line).join("\n") };
+}
+
+function countKinds(leaks: readonly KernelObjectRecord[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of leaks) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
-  const text = leaks.map((r) => `${r.kind}: ${r.describe()}${r.origin ? ` (created by ${r.origin})` : ""}`).join("\n");
-  return { leaks, counts, text };
+  return counts;
 }
+
+const line = (r: KernelObjectRecord) => `${r.kind}: ${r.describe()}${r.origin ? ` (created by ${r.origin})` : ""}`;
 
 /** Thrown by {@link assertNoLeaks}; the message lists every leaked object. */
 export class LeakError extends Error {
@@ -150,4 +155,35 @@ export function assertNoLeaks(kernel: Kernel, opts: { shutdown?: boolean } = {})
   if (opts.shutdown ?? true) kernel.shutdown();
   const report = leakCheck(kernel);
   if (report.leaks.length) throw new LeakError(report);
+}
+
+const bootWatchers = new Set<(kernel: Kernel) => void>();
+
+/** Calls `fn` with every kernel booted from now on; the returned function stops it. */
+export function onKernelBoot(fn: (kernel: Kernel) => void): () => void {
+  bootWatchers.add(fn);
+  return () => bootWatchers.delete(fn);
+}
+
+/** @internal Kernel.boot's last step. */
+export function notifyKernelBoot(kernel: Kernel): void {
+  for (const fn of bootWatchers) fn(kernel);
+}
+
+/**
+ * Test helper: after each test, shuts down every kernel the test booted and fails the test with a
+ * {@link LeakError} if anything survived. Pass the test framework's `afterEach`, e.g. in a setup
+ * file: `failOnLeaks(afterEach)`. Returns a function that turns it off.
+ */
+export function failOnLeaks(afterEach: (fn: () => void) => void): () => void {
+  const booted: Kernel[] = [];
+  const off = onKernelBoot((k) => void booted.push(k));
+  afterEach(() => {
+    const leaks = booted.splice(0).flatMap((k) => {
+      k.shutdown();
+      return leakCheck(k).leaks;
+    });
+    if (leaks.length) throw new LeakError({ leaks, counts: countKinds(leaks), text: leaks.map(line).join("\n") });
+  });
+  return off;
 }

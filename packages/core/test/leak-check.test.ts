@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Kernel, LeakError, O_RDONLY, O_RDWR, SgTable, assertNoLeaks, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufPut, leakCheck, type DmaBufOps } from "../src/index.js";
+import {
+  Kernel, LeakError, O_RDONLY, O_RDWR, SgTable, assertNoLeaks, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufPut, failOnLeaks,
+  leakCheck, type DmaBufOps,
+} from "../src/index.js";
 
 const boot = () => Kernel.boot({ board: { memory: { size: "16M" } } });
 
@@ -72,5 +75,26 @@ describe("leak checker: every live process, file and registered object, with its
     expect(leakCheck(k).counts).toEqual({ "dma-buf": 1 });
     dmaBufPut(buf);
     assertNoLeaks(k);
+  });
+
+  it("failOnLeaks: after each test, shuts down every kernel the test booted and fails the test if anything survived", async () => {
+    const hooks: (() => void)[] = [];
+    const off = failOnLeaks((fn) => void hooks.push(fn));
+    try {
+      // a test that leaves processes and fds behind is fine: exit and shutdown release them
+      const clean = await boot();
+      clean.spawn("app").open("/sys/kernel/tracing/trace", O_RDONLY);
+      hooks[0]!();
+      expect(clean.tasks).toEqual([]);
+      // a test whose kernel keeps a file reference fails
+      const leaky = await boot();
+      const p = leaky.spawn("app");
+      p.fds.lookup(p.open("/sys/kernel/tracing/trace", O_RDONLY))!.get();
+      expect(() => hooks[0]!()).toThrow(/1 kernel object\(s\) leaked:\nfile: \/sys\/kernel\/tracing\/trace/);
+      // each kernel is checked once
+      expect(() => hooks[0]!()).not.toThrow();
+    } finally {
+      off();
+    }
   });
 });
