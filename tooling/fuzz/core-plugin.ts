@@ -1,7 +1,7 @@
 import * as fc from "fast-check";
 import {
   F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, MAP_PRIVATE, MAP_SHARED, O_ACCMODE, O_CLOEXEC, O_RDONLY,
-  O_RDWR, O_WRONLY, PAGE_SIZE, POLLIN, POLLNVAL, POLLOUT, POLLPRI, PROT_READ, PROT_WRITE, RLIMIT_NOFILE, leakCheck,
+  O_RDWR, O_WRONLY, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, POLLIN, POLLNVAL, POLLOUT, POLLPRI, PROT_READ, PROT_WRITE, RLIMIT_NOFILE, leakCheck,
   type ErrnoCode, type PollFd,
 } from "@dmabuf/core";
 import { memDevices } from "./mem-device.js";
@@ -219,6 +219,34 @@ const read = defineCommand({
   },
 });
 
+const write = defineCommand({
+  name: "write",
+  weight: 1,
+  args: fc.record({ p: proc, fd: fdChoice, text: fc.constantFrom("1\n", "0\n", "", "fuzz") }),
+  async run(w, a) {
+    const p = w.pick(a.p);
+    if (!p) return;
+    const fd = w.fd(p, a.fd);
+    const f = p.fds.get(fd)?.file;
+    const expect: Expect = !f || (f.flags & O_ACCMODE) === O_RDONLY ? ["EBADF"] : !f.ops.write ? ["EINVAL"] : undefined;
+    await w.call(p, "write", `write(${fd}, ${JSON.stringify(a.text)}, ${a.text.length})`, () => p.proc.write(fd, a.text), expect);
+  },
+});
+
+const lseek = defineCommand({
+  name: "lseek",
+  weight: 1,
+  args: fc.record({ p: proc, fd: fdChoice, off: fc.constantFrom(0, 1, -1, 4096), whence: fc.constantFrom(SEEK_SET, SEEK_CUR, SEEK_END, 7) }),
+  async run(w, a) {
+    const p = w.pick(a.p);
+    if (!p) return;
+    const fd = w.fd(p, a.fd);
+    const f = p.fds.get(fd)?.file;
+    const expect: Expect = !f ? ["EBADF"] : !f.ops.llseek ? ["ESPIPE"] : undefined;
+    await w.call(p, "lseek", `lseek(${fd}, ${a.off}, ${["SEEK_SET", "SEEK_CUR", "SEEK_END"][a.whence] ?? a.whence})`, () => p.proc.lseek(fd, a.off, a.whence), expect);
+  },
+});
+
 const ioctl = defineCommand({
   name: "ioctl",
   weight: 2,
@@ -307,7 +335,7 @@ export const corePlugin: FuzzPlugin = {
   name: "core",
   kernelPlugins: () => [memDevices()],
   paths: EXISTING,
-  commands: [spawn, open, close, dup, dup2, fcntl, setrlimit, sendFds, procfs, read, ioctl, mmap, munmap, poll, exit],
+  commands: [spawn, open, close, dup, dup2, fcntl, setrlimit, sendFds, procfs, read, write, lseek, ioctl, mmap, munmap, poll, exit],
   invariants: [
     {
       name: "every fd in a process is one it opened or received (fd table = model)",
