@@ -4,12 +4,18 @@ import {
   DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, File, O_CLOEXEC, O_RDONLY, O_RDWR, PAGE_SIZE, dmaDirectionName,
   isDmaBufFile, isValidDmaDirection, type DmaBuf, type DmaDataDirection, type ErrnoCode,
 } from "@dmabuf/core";
+import mm, { MM } from "@dmabuf/mm";
 import { defineCommand, fdChoice, oflags } from "./core-plugin.js";
 import { DMA_HEAP_IOCTL_ALLOC, FUZZ_DETACH, FUZZ_IMPORT, FUZZ_MAP, FUZZ_UNMAP, POOL_PAGES, dmaBufFixtures, fixtures, type HeapAllocationData, type ImportData } from "./dmabuf-fixture.js";
 import type { Expect, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
 
 const BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo";
-const isHeap = (f: File) => f.inode.name === "/dev/fuzz_heap";
+/** mm's heaps on the default board, and the fixture heap (whose pool the invariants can see). */
+const SYSTEM_HEAP = "/dev/dma_heap/system";
+const CMA_HEAP = "/dev/dma_heap/linux,cma";
+const FUZZ_HEAP = "/dev/fuzz_heap";
+const isHeap = (f: File) => f.inode.name === FUZZ_HEAP || f.inode.name.startsWith("/dev/dma_heap/");
+const isFixtureBuf = (f: File) => (f.privateData as DmaBuf).expName === "fuzz_heap";
 const isImporter = (f: File) => f.inode.name === "/dev/fuzz_importer";
 
 /** The model of the importer driver: which buffer each handle holds and how often it is mapped. */
@@ -22,8 +28,10 @@ interface Import {
 interface Model {
   imports: Import[];
   nextHandle: Map<File, number>;
+  /** Free pages right after boot, before any program step. */
+  freeAtBoot: number;
 }
-const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], nextHandle: new Map() }));
+const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
 /** Imports whose importer file is still open somewhere (its release drops the rest). */
 const liveImports = (w: FuzzWorld) => model(w).imports.filter((i) => w.userRefs(i.importer) > 0);
 
@@ -66,7 +74,8 @@ const heapAlloc = defineCommand({
     // dma_heap_ioctl_allocate's checks, then the allocation, then dma_buf_fd
     const errs: ErrnoCode[] = [];
     if (a.fd !== 0 || a.fd_flags & ~(O_CLOEXEC | 3) || a.heap_flags || pages === 0) errs.push("EINVAL");
-    if (!errs.length && pages > fixture(w).heap.free.length) errs.push("ENOMEM");
+    // the fixture's pool is small enough to run out; mm's heaps have 1 GiB and 256 MiB of CMA
+    if (!errs.length && p.fds.get(fd)?.file.inode.name === FUZZ_HEAP && pages > fixture(w).heap.free.length) errs.push("ENOMEM");
     if (!errs.length && w.lowestFree(p) === undefined) errs.push("EMFILE");
     const expect: Expect = !p.fds.has(fd) ? ["EBADF"] : isHeapFd ? errs : undefined;
     const want = w.lowestFree(p);
@@ -197,18 +206,20 @@ const dmaBufIoctl = defineCommand({
   },
 });
 
-/** dma-buf through the fixture heap and importer: export, pass, attach/map/unmap/detach, dma-buf ioctls. */
+/** dma-buf through mm's heaps, the fixture heap and the fixture importer: export, pass, attach/map/unmap/detach, dma-buf ioctls. */
 export const dmaBufPlugin: FuzzPlugin = {
   name: "dma-buf",
-  kernelPlugins: () => [dmaBufFixtures()],
-  paths: ["/dev/fuzz_heap", "/dev/fuzz_importer", BUFINFO],
+  kernelPlugins: () => [mm(), dmaBufFixtures()],
+  paths: [SYSTEM_HEAP, CMA_HEAP, FUZZ_HEAP, "/dev/fuzz_importer", BUFINFO, "/proc/meminfo"],
   commands: [heapAlloc, importBuf, mapBuf, unmapBuf, detachBuf, dmaBufIoctl],
   // as a real program starts: open the heap and the importing device
   async onSpawn(w, p) {
-    await w.open(p, "/dev/fuzz_heap", O_RDWR | O_CLOEXEC, `open("/dev/fuzz_heap", O_RDWR|O_CLOEXEC)`);
+    model(w); // snapshot the free pages before the first allocation
+    await w.open(p, SYSTEM_HEAP, O_RDWR | O_CLOEXEC, `open("${SYSTEM_HEAP}", O_RDWR|O_CLOEXEC)`);
+    await w.open(p, FUZZ_HEAP, O_RDWR | O_CLOEXEC, `open("${FUZZ_HEAP}", O_RDWR|O_CLOEXEC)`);
     await w.open(p, "/dev/fuzz_importer", O_RDWR | O_CLOEXEC, `open("/dev/fuzz_importer", O_RDWR|O_CLOEXEC)`);
   },
-  // dma-heap(4)-style allocation and the importer's map/detach refusals (dma_buf_detach: EBUSY while mapped)
+  // dma-heap allocation (dma-heap.c: ENOMEM, fd errors) and the importer's refusals (dma_buf_detach: EBUSY while mapped)
   errnos: { ioctl: { man: "dma-heap ioctls (drivers/dma-buf/dma-heap.c), dma-buf importer ioctls", errnos: ["ENOMEM", "EMFILE", "EBUSY"] } },
   kernelRefs: (w, file) => liveImports(w).filter((i) => i.buf === file).length,
   invariants: [
@@ -231,7 +242,7 @@ export const dmaBufPlugin: FuzzPlugin = {
       check(w: FuzzWorld) {
         const releases = fixture(w).heap.releases;
         for (const f of w.files) {
-          if (!isDmaBufFile(f)) continue;
+          if (!isDmaBufFile(f) || !isFixtureBuf(f)) continue;
           const n = releases.get((f.privateData as DmaBuf).ino) ?? 0;
           const want = w.expectedRefs(f) > 0 ? 0 : 1;
           if (n !== want) w.fail(`dma-buf ino ${(f.privateData as DmaBuf).ino}: release ran ${n} time(s); expected ${want}`);
@@ -241,8 +252,10 @@ export const dmaBufPlugin: FuzzPlugin = {
   ],
   final: [
     {
-      name: "after every process exits every page is back in the pool and bufinfo is empty",
+      name: "after every process exits every page is back (fixture pool and mm's allocator) and bufinfo is empty",
       check(w: FuzzWorld) {
+        const free = w.kernel.resolve(MM).pages.nrFree;
+        if (free !== model(w).freeAtBoot) w.fail(`${model(w).freeAtBoot - free} pages of mm's allocator are still in use`);
         const { heap } = fixture(w);
         if (heap.free.length !== POOL_PAGES) w.fail(`${POOL_PAGES - heap.free.length} pages still allocated`);
         if (new Set(heap.free).size !== POOL_PAGES) w.fail("a page was freed twice");
