@@ -278,7 +278,7 @@ const mmap = defineCommand({
     else if (!f.ops.mmap) errs.push("ENODEV");
     else if ((a.prot & PROT_READ && acc === O_WRONLY) || (a.prot & PROT_WRITE && a.flags === MAP_SHARED && acc === O_RDONLY)) errs.push("EACCES");
     // success is predictable for /dev/zero only; other files' mmap ops have their own limits
-    const expect: Expect = errs.length ? errs : f?.inode.name === "/dev/zero" ? [] : undefined;
+    const expect: Expect = errs.length ? errs : f?.inode.name === "/dev/zero" ? [] : w.plugins.map((pl) => f && pl.predictMmap?.(f, a.len, a.off)).find((x) => x !== undefined);
     const text = `mmap(NULL, ${a.len}, ${protName(a.prot)}, ${mapName(a.flags)}, ${fd}, ${a.off})`;
     const r = await w.call(p, "mmap", text, () => p.proc.mmap(null, a.len, a.prot, a.flags, fd, a.off), expect, (v) => `0x${v.start.toString(16)}`);
     if (r) p.vmas.set(r.value.start, { vma: r.value, origin: text });

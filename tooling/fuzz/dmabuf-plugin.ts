@@ -1,7 +1,8 @@
 import * as fc from "fast-check";
 import {
   DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW,
-  DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, File, O_CLOEXEC, O_RDONLY, O_RDWR, PAGE_SIZE, dmaDirectionName,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, File, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, PAGE_SIZE, PROT_READ,
+  PROT_WRITE, dmaDirectionName,
   isDmaBufFile, isValidDmaDirection, type DmaBuf, type DmaDataDirection, type ErrnoCode,
 } from "@dmabuf/core";
 import mm, { MM } from "@dmabuf/mm";
@@ -27,11 +28,13 @@ interface Import {
 }
 interface Model {
   imports: Import[];
+  /** The last marker written at offset 0 of each buffer through any mapping. */
+  marker: Map<File, number>;
   nextHandle: Map<File, number>;
   /** Free pages right after boot, before any program step. */
   freeAtBoot: number;
 }
-const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
+const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], marker: new Map(), nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
 /** Imports whose importer file is still open somewhere (its release drops the rest). */
 const liveImports = (w: FuzzWorld) => model(w).imports.filter((i) => w.userRefs(i.importer) > 0);
 
@@ -176,6 +179,46 @@ const detachBuf = defineCommand({
   },
 });
 
+/**
+ * mmap of a dma-buf, then a CPU store and load through the mapping: every mapping of a buffer, in any
+ * process, is the same memory (no copy), so it reads the last marker any of them wrote.
+ */
+const mmapBuf = defineCommand({
+  name: "dma-buf mmap",
+  weight: 6,
+  args: fc.record({ p: proc, buf: fc.nat(7), pages: mostly(fc.constantFrom(1, 0), 2, 600), off: mostly(fc.constant(0), 1), write: fc.boolean() }),
+  async run(w, a) {
+    const p = w.pick(a.p);
+    if (!p) return;
+    const fd = w.fdOf(p, a.buf, isDmaBufFile, false);
+    if (fd === undefined) return;
+    const file = p.fds.get(fd)!.file;
+    const size = (file.privateData as DmaBuf).size;
+    // pages 0 means "the whole buffer"
+    const len = a.pages ? a.pages * PAGE_SIZE : size;
+    const prot = PROT_READ | (a.write ? PROT_WRITE : 0);
+    const errs: ErrnoCode[] = [];
+    if (a.off + len / PAGE_SIZE > size / PAGE_SIZE) errs.push("EINVAL");
+    if (a.write && (file.flags & 3) === O_RDONLY) errs.push("EACCES");
+    const text = `mmap(NULL, ${len}, ${a.write ? "PROT_READ|PROT_WRITE" : "PROT_READ"}, MAP_SHARED, ${fd}, ${a.off * PAGE_SIZE})`;
+    const r = await w.call(p, "mmap", text, () => p.proc.mmap(null, len, prot, MAP_SHARED, fd, a.off * PAGE_SIZE), errs, (v) => `0x${v.start.toString(16)}`);
+    if (!r) return;
+    const vma = r.value;
+    p.vmas.set(vma.start, { vma, origin: text });
+    if (a.off !== 0) return;
+    const seen = new DataView(vma.read(0, 4).buffer).getUint32(0, true);
+    const want = model(w).marker.get(file) ?? 0;
+    if (seen !== want) w.fail(`${p.name} reads 0x${seen.toString(16)} at offset 0 of dma-buf fd ${fd}; the last store through any mapping wrote 0x${want.toString(16)}`);
+    if (!a.write) return;
+    const marker = (w.steps * 2654435761) >>> 0 || 1;
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, marker, true);
+    vma.write(0, bytes);
+    model(w).marker.set(file, marker);
+    w.log(`[${p.name}] *(uint32_t *)0x${vma.start.toString(16)} = 0x${marker.toString(16)}; // was 0x${seen.toString(16)}`);
+  },
+});
+
 const NAMES = ["cam", "frame-0001", "x".repeat(DMA_BUF_NAME_LEN - 1), "y".repeat(DMA_BUF_NAME_LEN)];
 const dmaBufIoctl = defineCommand({
   name: "dma-buf ioctl",
@@ -214,7 +257,7 @@ export const dmaBufPlugin: FuzzPlugin = {
   name: "dma-buf",
   kernelPlugins: () => [mm(), dmaBufFixtures()],
   paths: [SYSTEM_HEAP, CMA_HEAP, FUZZ_HEAP, "/dev/fuzz_importer", BUFINFO, "/proc/meminfo"],
-  commands: [heapAlloc, importBuf, mapBuf, unmapBuf, detachBuf, dmaBufIoctl],
+  commands: [heapAlloc, importBuf, mapBuf, unmapBuf, detachBuf, dmaBufIoctl, mmapBuf],
   // as a real program starts: open the heap and the importing device
   async onSpawn(w, p) {
     model(w); // snapshot the free pages before the first allocation
@@ -224,6 +267,12 @@ export const dmaBufPlugin: FuzzPlugin = {
   },
   // dma-heap allocation (dma-heap.c: ENOMEM, fd errors) and the importer's refusals (dma_buf_detach: EBUSY while mapped)
   errnos: { ioctl: { man: "dma-heap ioctls (drivers/dma-buf/dma-heap.c), dma-buf importer ioctls", errnos: ["ENOMEM", "EMFILE", "EBUSY"] } },
+  // dma_buf_mmap_internal(): EINVAL for pages past the end of the buffer
+  predictMmap: (file, length, offset) => {
+    if (!isDmaBufFile(file)) return undefined;
+    const size = (file.privateData as DmaBuf).size;
+    return offset / PAGE_SIZE + Math.ceil(length / PAGE_SIZE) > Math.floor(size / PAGE_SIZE) ? ["EINVAL"] : [];
+  },
   kernelRefs: (w, file) => liveImports(w).filter((i) => i.buf === file).length,
   invariants: [
     {

@@ -65,6 +65,8 @@ export interface FuzzPlugin {
   readonly final?: readonly FuzzInvariant[];
   /** Extra documented errnos, by syscall name ("ioctl") or a command's own name, with the source. */
   readonly errnos?: Readonly<Record<string, { man: string; errnos: readonly ErrnoCode[] }>>;
+  /** The outcome of mmap(2) of one of this subsystem's files once the generic checks pass, if it can say. */
+  predictMmap?(file: File, length: number, offset: number): Expect;
   /** First calls of every new process (e.g. open the subsystem's device nodes), through `world.call`. */
   onSpawn?(world: FuzzWorld, p: FuzzProc): Promise<void>;
   /** References to `file` held by the kernel (not by fds or mappings), e.g. an exporter's own. */
