@@ -290,6 +290,28 @@ export const dmaBufPlugin: FuzzPlugin = {
       },
     },
     {
+      name: "no page is owned by two buffers, and mm's allocator counts every buffer page as taken",
+      check(w: FuzzWorld) {
+        const pages = w.kernel.resolve(MM).pages;
+        const runs: { phys: number; length: number; ino: number }[] = [];
+        for (const f of w.files) {
+          if (!isDmaBufFile(f) || isFixtureBuf(f) || f.released) continue;
+          const buf = f.privateData as DmaBuf;
+          for (const s of (buf.priv as { table: { sgl: readonly { phys: number; length: number }[] } }).table.sgl) runs.push({ phys: s.phys, length: s.length, ino: buf.ino });
+        }
+        runs.sort((x, y) => x.phys - y.phys);
+        let owned = 0;
+        runs.forEach((r, i) => {
+          const prev = runs[i - 1];
+          if (prev && prev.phys + prev.length > r.phys) w.fail(`dma-bufs ino ${prev.ino} and ${r.ino} both own physical page 0x${r.phys.toString(16)}`);
+          for (const pfn of [r.phys / PAGE_SIZE, (r.phys + r.length) / PAGE_SIZE - 1])
+            if (pages.pageState(pfn) === "free") w.fail(`page 0x${(pfn * PAGE_SIZE).toString(16)} of dma-buf ino ${r.ino} is free in mm's allocator`);
+          owned += r.length / PAGE_SIZE;
+        });
+        if (owned > pages.managedPages - pages.nrFree) w.fail(`buffers own ${owned} pages but mm has only ${pages.managedPages - pages.nrFree} in use`);
+      },
+    },
+    {
       name: "the exporter's release runs exactly once, when the last reference goes",
       check(w: FuzzWorld) {
         const releases = fixture(w).heap.releases;
