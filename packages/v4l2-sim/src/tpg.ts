@@ -3,8 +3,8 @@
  * patterns in any supported format, horizontal movement, and an on-screen frame counter.
  *
  * Speed: a pattern is rendered once per (pattern, format, width) into row templates twice the frame
- * width; each frame line is then one `write` of a template slice (movement = a different slice start),
- * so a frame costs one row copy per line, never a per-pixel loop.
+ * width; each frame line is then one `set` of a template slice into the buffer row (movement = a
+ * different slice start), so a frame costs one row copy per line, never a per-pixel loop.
  */
 import { componentPlanes, type ComponentPlane, type V4l2FormatInfo } from "./formats.js";
 import {
@@ -46,9 +46,20 @@ type Rgb = readonly [number, number, number];
 const BARS_100: Rgb[] = [[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0], [255, 0, 255], [255, 0, 0], [0, 0, 255], [0, 0, 0]];
 const BARS_75: Rgb[] = BARS_100.map(([r, g, b]) => [(r * 3) >> 2, (g * 3) >> 2, (b * 3) >> 2] as const);
 
-/** Where the frame's bytes go: the device's DMA engine writing into memory plane `memPlane`. */
+/** A plane laid out in rows: `rowBytes` of data every `stride` bytes from `offset` (mm's RowLayout). */
+export interface RowLayout {
+  readonly offset: number;
+  readonly stride: number;
+  readonly rowBytes: number;
+  readonly rows: number;
+}
+
+/**
+ * Where the frame's bytes go: the device's DMA engine. `writeRows` hands `fill` each row of memory
+ * plane `memPlane` in turn, as a view of the buffer itself, so a row costs one copy from a template.
+ */
 export interface FrameSink {
-  write(memPlane: number, offset: number, data: Uint8Array): void;
+  writeRows(memPlane: number, layout: RowLayout, fill: (row: Uint8Array, y: number) => void): void;
 }
 
 /** BT.601 limited-range Y'CbCr of an RGB colour (what the TPG uses for SDTV YUV formats). */
@@ -255,8 +266,8 @@ export class Tpg {
   }
 
   /**
-   * Renders frame `n` into `sink`: one write per line, the counter lines patched in a scratch row.
-   * Returns the number of bytes written.
+   * Renders frame `n` into `sink`: one row copy per line, the counter lines patched in a scratch
+   * row first. Returns the number of bytes written.
    */
   fillFrame(sink: FrameSink, n: number): number {
     if (!this.fi) throw new Error("tpg: setFormat() first");
@@ -266,13 +277,14 @@ export class Tpg {
     for (const [i, t] of this.planes.entries()) {
       const vdiv = i ? this.fi.vdiv : 1;
       const start = Math.round(s * t.bytesPerPixel);
-      for (let line = 0; line < t.plane.lines; line++) {
+      const { memPlane, offset, stride, lines } = t.plane;
+      sink.writeRows(memPlane, { offset, stride, rowBytes: t.rowBytes, rows: lines }, (dst, line) => {
         const y = line * vdiv;
         let row = t.rows.get(rowKey(this.pattern, y, this.height))!.subarray(start, start + t.rowBytes);
         if (i === 0 && this.showCounter && y >= OSD_Y && y < OSD_Y + GLYPH_H * SCALE) row = this.counterRow(row, y - OSD_Y, n);
-        sink.write(t.plane.memPlane, t.plane.offset + line * t.plane.stride, row);
-        bytes += row.length;
-      }
+        dst.set(row);
+      });
+      bytes += t.rowBytes * lines;
     }
     return bytes;
   }

@@ -19,7 +19,11 @@ function render(format: number, n: number, setup?: (t: Tpg) => void, strides?: n
   for (const c of layout) sizes[c.memPlane] = Math.max(sizes[c.memPlane]!, c.offset + c.stride * c.lines);
   const planes = sizes.filter((s) => s > 0).map((s) => new Uint8Array(s));
   let writes = 0;
-  const sink: FrameSink = { write: (p, off, data) => (writes++, planes[p]!.set(data, off)) };
+  const sink: FrameSink = {
+    writeRows: (p, l, fill) => {
+      for (let y = 0; y < l.rows; y++, writes++) fill(planes[p]!.subarray(l.offset + y * l.stride, l.offset + y * l.stride + l.rowBytes), y);
+    },
+  };
   const tpg = new Tpg();
   setup?.(tpg);
   tpg.setFormat(fi, W, H, bpl);
