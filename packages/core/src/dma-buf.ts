@@ -126,8 +126,7 @@ export class DmaBufAttachment {
   readonly mappings = new Map<SgTable, DmaDataDirection[]>();
   /** False once detached (or orphaned by a buffer released while still attached). */
   attached = true;
-  /** The %p that traces print for this attachment. */
-  readonly id: string;
+  private readonly seq: number;
 
   /** @internal Built by {@link dmaBufDynamicAttach} only. */
   constructor(
@@ -138,7 +137,12 @@ export class DmaBufAttachment {
     id: number,
   ) {
     this.peer2peer = importerOps?.allowPeer2peer ?? false;
-    this.id = "0x" + (0xffff888000000000n + BigInt(id) * 0x100n).toString(16);
+    this.seq = id;
+  }
+
+  /** The %p that traces print for this attachment: a kernel-looking address, unique per kernel. */
+  get id(): string {
+    return "0x" + (0xffff888000000000n + BigInt(this.seq) * 0x100n).toString(16);
   }
 }
 
@@ -160,20 +164,36 @@ function warn(kernel: Kernel, code: ErrnoCode, call: string, reason: string): Er
 }
 
 function live(buf: DmaBuf, call: string): void {
-  check(buf instanceof DmaBuf, "EINVAL", call, "not a dma-buf");
-  check(!buf.released, "EINVAL", call, `dma-buf ino ${buf.ino} (${buf.expName}) was already released: use after the last dma_buf_put()`);
+  // Hot path: plain ifs, so that no message is built unless the call fails.
+  if (!(buf instanceof DmaBuf)) throw new Errno("EINVAL", call, "not a dma-buf");
+  if (buf.released) throw new Errno("EINVAL", call, `dma-buf ino ${buf.ino} (${buf.expName}) was already released: use after the last dma_buf_put()`);
 }
 
 function liveAttach(attach: DmaBufAttachment, call: string): DmaBuf {
-  check(attach instanceof DmaBufAttachment, "EINVAL", call, "not a dma-buf attachment");
-  check(attach.attached, "EINVAL", call, `attachment of ${attach.dev.name} to dma-buf ino ${attach.dmabuf.ino} was detached: attach again first`);
+  if (!(attach instanceof DmaBufAttachment)) throw new Errno("EINVAL", call, "not a dma-buf attachment");
+  if (!attach.attached) throw new Errno("EINVAL", call, `attachment of ${attach.dev.name} to dma-buf ino ${attach.dmabuf.ino} was detached: attach again first`);
   return attach.dmabuf;
 }
 
 /* ---- tracepoints (include/trace/events/dma_buf.h) ---- */
 
-const tpBuf = (buf: DmaBuf) => ({ exp_name: buf.expName, size: buf.size, ino: buf.ino });
-const tpAttach = (a: DmaBufAttachment) => ({ ...tpBuf(a.dmabuf), attachment: a.id, is_dynamic: dmaBufAttachmentIsDynamic(a), dev_name: a.dev.name });
+/** Class dma_buf (exp_name, size, ino), and dma_buf_fd's fd. */
+function traceBuf(buf: DmaBuf, event: string, fd?: number): void {
+  const t = buf.kernel.trace;
+  if (!t.on) return;
+  t.emit(event, fd === undefined ? { exp_name: buf.expName, size: buf.size, ino: buf.ino } : { exp_name: buf.expName, size: buf.size, ino: buf.ino, fd });
+}
+
+/**
+ * Class dma_buf_attach_dev. dma_buf_map_attachment/dma_buf_unmap_attachment (with `dir`) are this
+ * model's own events: mainline has no map/unmap tracepoints.
+ */
+function traceAttach(a: DmaBufAttachment, event: string, dir?: DmaDataDirection): void {
+  const t = a.dmabuf.kernel.trace;
+  if (!t.on) return;
+  const args = { exp_name: a.dmabuf.expName, size: a.dmabuf.size, ino: a.dmabuf.ino, attachment: a.id, is_dynamic: dmaBufAttachmentIsDynamic(a), dev_name: a.dev.name };
+  t.emit(event, dir === undefined ? args : { ...args, dir: dmaDirectionName(dir) });
+}
 
 /* ---- export, fd, get, put ---- */
 
@@ -187,16 +207,18 @@ const tpAttach = (a: DmaBufAttachment) => ({ ...tpBuf(a.dmabuf), attachment: a.i
 export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
   const call = "dma_buf_export";
   const ops = info?.ops;
-  const missing = [info?.priv == null && "priv", !ops && "ops", ops && !ops.mapDmaBuf && "ops.mapDmaBuf", ops && !ops.unmapDmaBuf && "ops.unmapDmaBuf", ops && !ops.release && "ops.release"].filter(Boolean);
-  if (missing.length) throw warn(kernel, "EINVAL", call, `missing ${missing.join(", ")}`);
+  if (info?.priv == null || !ops?.mapDmaBuf || !ops.unmapDmaBuf || !ops.release) {
+    const missing = [info?.priv == null && "priv", !ops && "ops", ops && !ops.mapDmaBuf && "ops.mapDmaBuf", ops && !ops.unmapDmaBuf && "ops.unmapDmaBuf", ops && !ops.release && "ops.release"];
+    throw warn(kernel, "EINVAL", call, `missing ${missing.filter(Boolean).join(", ")}`);
+  }
   if (ops.cacheSgtMapping && (ops.pin || ops.unpin)) throw warn(kernel, "EINVAL", call, "cacheSgtMapping cannot be combined with pin/unpin");
   if (!ops.pin !== !ops.unpin) throw warn(kernel, "EINVAL", call, "pin and unpin must be given together");
-  check(typeof info.expName === "string" && info.expName !== "", "EINVAL", call, "expName is required (dma_buf_stats_setup)");
-  check(Number.isSafeInteger(info.size) && info.size >= 0, "EINVAL", call, `size ${info.size} is not a byte count`);
+  if (typeof info.expName !== "string" || info.expName === "") throw new Errno("EINVAL", call, "expName is required (dma_buf_stats_setup)");
+  if (!Number.isSafeInteger(info.size) || info.size < 0) throw new Errno("EINVAL", call, `size ${info.size} is not a byte count`);
   const list = listOf(kernel);
   const buf = new DmaBuf(kernel, info, ++list.ino);
   list.buffers.add(buf);
-  kernel.trace.emit("dma_buf_export", tpBuf(buf));
+  traceBuf(buf, "dma_buf_export");
   return buf;
 }
 
@@ -208,7 +230,7 @@ export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
 export function dmaBufFd(buf: DmaBuf, flags: number): number {
   live(buf, "dma_buf_fd");
   const fd = buf.kernel.fdInstall(buf.file, flags, "dma_buf_fd");
-  buf.kernel.trace.emit("dma_buf_fd", { ...tpBuf(buf), fd });
+  traceBuf(buf, "dma_buf_fd", fd);
   return fd;
 }
 
@@ -217,10 +239,10 @@ export function dmaBufGet(kernel: Kernel, fd: number): DmaBuf {
   const call = "dma_buf_get";
   const file = kernel.current?.fds.lookup(fd);
   if (!file) throw new Errno("EBADF", call, `fd ${fd} is not open in the current process`);
-  check(isDmaBufFile(file), "EINVAL", call, `fd ${fd} (${file.inode.name}) is not a dma-buf`);
+  if (!isDmaBufFile(file)) throw new Errno("EINVAL", call, `fd ${fd} (${file.inode.name}) is not a dma-buf`);
   const buf = file.privateData as DmaBuf;
   file.get();
-  kernel.trace.emit("dma_buf_get", { ...tpBuf(buf), fd });
+  traceBuf(buf, "dma_buf_get", fd);
   return buf;
 }
 
@@ -233,7 +255,7 @@ export function getDmaBuf(buf: DmaBuf): void {
 /** dma_buf_put(): drops a reference; the last one releases the buffer. EINVAL on a released buffer. */
 export function dmaBufPut(buf: DmaBuf): void {
   live(buf, "dma_buf_put");
-  buf.kernel.trace.emit("dma_buf_put", tpBuf(buf));
+  traceBuf(buf, "dma_buf_put");
   buf.file.put();
 }
 
@@ -300,7 +322,7 @@ export function dmaBufDynamicAttach(buf: DmaBuf, dev: Device, importerOps?: DmaB
       throw e;
     }
   }
-  buf.kernel.trace.emit("dma_buf_dynamic_attach", tpAttach(attach));
+  traceAttach(attach, "dma_buf_dynamic_attach");
   return attach;
 }
 
@@ -323,9 +345,11 @@ export function dmaBufDetach(buf: DmaBuf, attach: DmaBufAttachment): void {
   live(buf, call);
   if (!(attach instanceof DmaBufAttachment) || attach.dmabuf !== buf) throw warn(buf.kernel, "EINVAL", call, `attachment does not belong to dma-buf ino ${buf.ino}`);
   liveAttach(attach, call);
-  const outstanding = [...attach.mappings.values()].reduce((n, dirs) => n + dirs.length, 0);
-  check(outstanding === 0, "EBUSY", call, `${attach.dev.name} still has ${outstanding} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
-  buf.kernel.trace.emit("dma_buf_detach", tpAttach(attach));
+  if (attach.mappings.size) {
+    const outstanding = [...attach.mappings.values()].reduce((n, dirs) => n + dirs.length, 0);
+    throw new Errno("EBUSY", call, `${attach.dev.name} still has ${outstanding} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
+  }
+  traceAttach(attach, "dma_buf_detach");
   if (attach.sgt) {
     buf.ops.unmapDmaBuf(attach, attach.sgt, attach.dir);
     if (dmaBufIsDynamic(buf)) buf.ops.unpin!(attach);
@@ -361,7 +385,7 @@ export function dmaBufUnpin(attach: DmaBufAttachment): void {
 export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirection): SgTable {
   const call = "dma_buf_map_attachment";
   const buf = liveAttach(attach, call);
-  check(isValidDmaDirection(dir), "EINVAL", call, `direction ${dir} is not DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE`);
+  if (!isValidDmaDirection(dir)) throw new Errno("EINVAL", call, `direction ${dir} is not DMA_BIDIRECTIONAL, DMA_TO_DEVICE or DMA_FROM_DEVICE`);
   let sgt = attach.sgt;
   if (sgt) {
     if (attach.dir !== dir && attach.dir !== DMA_BIDIRECTIONAL)
@@ -383,7 +407,7 @@ export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirect
   const dirs = attach.mappings.get(sgt);
   if (dirs) dirs.push(dir);
   else attach.mappings.set(sgt, [dir]);
-  buf.kernel.trace.emit("dma_buf_map_attachment", { ...tpAttach(attach), dir: dmaDirectionName(dir) });
+  traceAttach(attach, "dma_buf_map_attachment", dir);
   return sgt;
 }
 
@@ -398,14 +422,14 @@ export function dmaBufUnmapAttachment(attach: DmaBufAttachment, sgt: SgTable, di
   const dirs = attach.mappings.get(sgt);
   if (!dirs) throw new Errno("EINVAL", call, `sg_table is not mapped through this attachment of ${attach.dev.name} (double unmap?)`);
   const i = dirs.indexOf(dir);
-  check(i >= 0, "EINVAL", call, `sg_table was mapped ${dirs.map(dmaDirectionName).join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
+  if (i < 0) throw new Errno("EINVAL", call, `sg_table was mapped ${dirs.map(dmaDirectionName).join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
   if (attach.sgt !== sgt) {
     buf.ops.unmapDmaBuf(attach, sgt, dir);
     if (dmaBufIsDynamic(buf)) buf.ops.unpin!(attach);
   }
   if (dirs.length === 1) attach.mappings.delete(sgt);
   else dirs.splice(i, 1);
-  buf.kernel.trace.emit("dma_buf_unmap_attachment", { ...tpAttach(attach), dir: dmaDirectionName(dir) });
+  traceAttach(attach, "dma_buf_unmap_attachment", dir);
 }
 
 /** dma_buf_move_notify(): the exporter is moving the buffer; every dynamic importer's moveNotify runs. */
@@ -453,7 +477,7 @@ export function dmaBufMmap(buf: DmaBuf, vma: VmArea, pgoff: number): void {
   checkMmap(buf, vma, pgoff, call);
   vma.setFile(buf.file);
   vma.pgoff = pgoff;
-  buf.kernel.trace.emit("dma_buf_mmap", tpBuf(buf));
+  traceBuf(buf, "dma_buf_mmap");
   buf.ops.mmap!(buf, vma);
 }
 
@@ -522,7 +546,7 @@ const DMA_BUF_FOPS: FileOperations = {
   mmap(file, vma) {
     const buf = file.privateData as DmaBuf;
     checkMmap(buf, vma, vma.pgoff, "mmap");
-    buf.kernel.trace.emit("dma_buf_mmap_internal", tpBuf(buf));
+    traceBuf(buf, "dma_buf_mmap_internal");
     buf.ops.mmap!(buf, vma);
   },
   /** dma_buf_llseek(): only finding the size (SEEK_END, 0) or the start (SEEK_SET, 0). */
