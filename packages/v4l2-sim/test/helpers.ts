@@ -3,7 +3,7 @@ import mm from "@dmabuf/mm";
 import v4l2Sim, {
   V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_MEMORY_MMAP, VIDIOC_DQBUF, VIDIOC_EXPBUF,
   VIDIOC_G_FMT, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_S_FMT, VIDIOC_STREAMON, type VividOptions, type v4l2_buffer,
-  type v4l2_format, type v4l2_requestbuffers,
+  type v4l2_exportbuffer, type v4l2_format, type v4l2_requestbuffers,
 } from "../src/index.js";
 
 /** A board with two cameras: vivid.0 behind an IOMMU, vivid.1 without (contiguous DMA only). */
@@ -69,7 +69,7 @@ export async function exportBuffers(p: Process, fd: number, count: number, type 
   const rb = await reqbufs(p, fd, count, V4L2_MEMORY_MMAP, type);
   const fds: number[] = [];
   for (let i = 0; i < rb.count; i++) {
-    const eb = { type, index: i, plane: 0, flags: O_RDWR };
+    const eb: v4l2_exportbuffer = { type, index: i, plane: 0, flags: O_RDWR };
     await p.ioctl(fd, VIDIOC_EXPBUF, eb);
     fds.push(eb.fd!);
   }
