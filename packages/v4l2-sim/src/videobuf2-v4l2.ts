@@ -33,7 +33,7 @@ function verifyPlanesArray(vb: Vb2Buffer, b: v4l2_buffer): void {
   if (!V4L2_TYPE_IS_MULTIPLANAR(b.type)) return;
   check(Array.isArray(b.m?.planes), "EINVAL", "VIDIOC_QBUF", "multi-planar buffer passed but planes array not provided");
   const n = b.length ?? 0;
-  check(n >= vb.numPlanes && n <= VIDEO_MAX_PLANES && b.m!.planes!.length >= vb.numPlanes, "EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
+  check(n >= vb.numPlanes && n <= VIDEO_MAX_PLANES, "EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
 }
 
 /** __fill_v4l2_buffer(): copy_to_user of the buffer state. */
@@ -135,6 +135,8 @@ function verifyLength(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
 
 /** vb2_fill_vb2_v4l2_buffer(): what userspace gave, stored until the buffer is prepared. */
 function fillVb2Buffer(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
+  // copy_from_user of the planes array: entries the user did not provide are unreadable memory.
+  if (V4L2_TYPE_IS_MULTIPLANAR(b.type)) check(b.m!.planes!.length >= vb.numPlanes, "EFAULT", call, `planes array holds ${b.m!.planes!.length} of ${vb.numPlanes} entries`);
   verifyLength(vb, b, call);
   const q = vb.queue;
   check(!(q.isOutput && b.field === V4L2_FIELD_ALTERNATE), "EINVAL", call, "V4L2_FIELD_ALTERNATE cannot be used in output");
