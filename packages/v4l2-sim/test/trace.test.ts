@@ -4,10 +4,11 @@
  * per-frame slices on its hardware track of the Perfetto (Chrome JSON) trace.
  */
 import { describe, expect, it } from "vitest";
+import type { Tracer } from "@dmabuf/core";
 import { V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12 } from "../src/index.js";
 import { boot, buf, dqbuf, qbuf, reqbufs, setFormat, streamon } from "./helpers.js";
 
-async function run(): Promise<{ ftrace: string; chrome: ReturnType<import("@dmabuf/core").Tracer["chromeTrace"]> }> {
+async function run(): Promise<{ ftrace: string; chrome: ReturnType<Tracer["chromeTrace"]> }> {
   const k = await boot();
   const p = k.spawn("cam");
   const fd = p.open("/dev/video0");
