@@ -91,9 +91,9 @@ export class DmaMapping {
     return addr + size - 1 <= dev.dmaLimit;
   }
 
-  /** dma_get_max_seg_size(): the device's max_segment_size (board default 64 KiB). */
+  /** dma_get_max_seg_size(): the device's max_segment_size (board default 64 KiB), an unsigned int. */
   maxSegmentSize(dev: Device): number {
-    return dev.maxSegmentSize || 65536;
+    return Math.min(dev.maxSegmentSize, 0xffffffff) || 65536;
   }
 
   /**
@@ -415,7 +415,9 @@ export class DmaMapping {
     }
     sgl.forEach((s, i) => {
       const off = offs[i]!;
-      if (curLen && !off && dma % (segMask + 1) !== 0 && maxLen - curLen >= s.length) curLen += s.length;
+      // Unsigned int arithmetic as in the kernel: once an entry alone exceeds max_len, the
+      // subtraction wraps and the following entries are concatenated onto it.
+      if (curLen && !off && dma % (segMask + 1) !== 0 && (maxLen - curLen) >>> 0 >= s.length) curLen += s.length;
       else {
         if (i > 0) cur++;
         curLen = s.length;
