@@ -451,7 +451,7 @@ const v4l2Fops: FileOperations = {
     if (vdev.fileHooks.poll) return vdev.fileHooks.poll(fh, table, POLL_ALL_EVENTS);
     const pending = fh.events.length > 0;
     if (!vdev.queue) return pending ? POLLPRI : 0;
-    return vb2Poll(vdev.queue, file, table, POLL_ALL_EVENTS, pending);
+    return vb2Poll(vdev.queue, table, POLL_ALL_EVENTS, pending);
   },
   mmap(file, vma) {
     const fh = fhOf(file);

@@ -5,7 +5,7 @@
  * V4L2 struct handling lives in videobuf2-v4l2.ts, as in Linux.
  */
 import {
-  Errno, PAGE_SIZE, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue, check, type Device, type File,
+  Errno, PAGE_SIZE, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue, check, type Device,
   type Kernel, type PollTable, type SgTable, type TaskContext, type VmArea,
 } from "@dmabuf/core";
 import type { DmaBuf } from "@dmabuf/core";
@@ -769,11 +769,10 @@ export class Vb2Queue {
   }
 
   /** vb2_core_poll() */
-  poll(file: File, table: PollTable, reqEvents: number): number {
+  poll(table: PollTable, reqEvents: number): number {
     if (!this.isOutput && !(reqEvents & (POLLIN | POLLRDNORM))) return 0;
     if (this.isOutput && !(reqEvents & (POLLOUT | POLLWRNORM))) return 0;
     table.wait(this.doneWq);
-    void file;
     if (!this.streaming || this.error) return POLLERR;
     if (this.doneList.length === 0 && this.lastBufferDequeued) return POLLIN | POLLRDNORM;
     const vb = this.doneList[0];

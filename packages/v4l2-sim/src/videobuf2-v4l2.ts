@@ -3,7 +3,7 @@
  * checks and conversion, the vb2_* ioctl implementations and the vb2_ioctl_* / vb2_fop_* helpers a
  * driver plugs into its ioctl table and file operations.
  */
-import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type File, type PollTable } from "@dmabuf/core";
+import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type PollTable } from "@dmabuf/core";
 import {
   VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DEQUEUED, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_IN_REQUEST,
   VB2_BUF_STATE_QUEUED, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Queue, type Vb2Buffer, type Vb2BufOps,
@@ -299,12 +299,10 @@ export function vb2Streamoff(q: Vb2Queue, type: number): void {
 }
 
 /** vb2_poll(): buffer readiness plus POLLPRI for pending events (`eventsPending`). */
-export function vb2Poll(q: Vb2Queue, file: File, table: PollTable, reqEvents: number, eventsPending: boolean): number {
-  const mask = q.poll(file, table, reqEvents);
+export function vb2Poll(q: Vb2Queue, table: PollTable, reqEvents: number, eventsPending: boolean): number {
+  const mask = q.poll(table, reqEvents);
   return eventsPending ? mask | POLLPRI : mask;
 }
 
 /** The request mask a poll() without explicit events asks for (all of them). */
 export const POLL_ALL_EVENTS = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM | POLLPRI;
-
-export { VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR };
