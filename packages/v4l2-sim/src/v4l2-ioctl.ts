@@ -200,7 +200,7 @@ export class VideoDevice {
 
   /** check_fmt()-style validation of a `type` field. */
   checkType(type: number, call: string): void {
-    if (!(this.bufTypes.includes(type))) throw new Errno("EINVAL", call, `buffer type ${type} is not supported by ${this.name}`);
+    if (!this.bufTypes.includes(type)) throw new Errno("EINVAL", call, `buffer type ${type} is not supported by ${this.name}`);
   }
 
   /** vb2_queue_is_busy(): another file handle owns the buffers. */
