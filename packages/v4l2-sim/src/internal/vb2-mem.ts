@@ -4,7 +4,7 @@
  * in how pages are allocated and whether an import must be DMA-contiguous.
  */
 import {
-  Errno, O_RDWR, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufMapAttachment,
+  Errno, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufMapAttachment,
   dmaBufUnmapAttachment, type Device, type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaDataDirection,
   type SgTable, type VmArea,
 } from "@dmabuf/core";
@@ -173,8 +173,9 @@ export function vb2MemOps(name: string, contiguous: boolean, alloc: Vb2PagesAllo
     put: (priv) => (priv as Vb2MemBuf).put(),
     getDmabuf(vb, priv, flags) {
       const buf = priv as Vb2MemBuf;
-      // Each EXPBUF makes a new dma-buf holding a reference on the memory.
-      const dbuf = dmaBufExport(vb.queue.kernel, { expName: name, ops, size: buf.size, flags: flags | O_RDWR, priv: buf });
+      // Each EXPBUF makes a new dma-buf holding a reference on the memory; its file gets the
+      // access mode EXPBUF asked for (O_RDONLY buffers cannot be mapped writable).
+      const dbuf = dmaBufExport(vb.queue.kernel, { expName: name, ops, size: buf.size, flags, priv: buf });
       buf.get();
       return dbuf;
     },
