@@ -1,0 +1,94 @@
+/*
+ * Row-wise colour conversion between the raw V4L2 formats and packed RGB, BT.601 limited range
+ * (V4L2_YCBCR_ENC_601, V4L2_QUANTIZATION_LIM_RANGE: what vivid's test pattern generator produces for
+ * YUV formats by default). Fixed point with 16 fractional bits; stores into Uint8ClampedArray clamp.
+ * Odd widths reuse the last chroma sample.
+ */
+
+// R = 1.164(Y-16) + 1.596(V-128); G = 1.164(Y-16) - 0.392(U-128) - 0.813(V-128); B = 1.164(Y-16) + 2.017(U-128)
+const KY = 76309, KRV = 104597, KGU = 25674, KGV = 53278, KBU = 132201;
+const HALF = 1 << 15;
+
+/** Converts one luma row with its chroma row (NV12: interleaved Cb,Cr at half width) to RGB(A). */
+export function nv12RowToRgb(y: Uint8Array, uv: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
+  let o = outOff;
+  for (let x = 0; x < width; x++) {
+    const c = x & ~1;
+    const u = uv[c] - 128, v = uv[c + 1] - 128;
+    const l = (y[x] - 16) * KY + HALF;
+    out[o] = (l + KRV * v) >> 16;
+    out[o + 1] = (l - KGU * u - KGV * v) >> 16;
+    out[o + 2] = (l + KBU * u) >> 16;
+    if (channels === 4) out[o + 3] = 255;
+    o += channels;
+  }
+}
+
+/** Converts one packed YUYV row (Y0 Cb Y1 Cr per pixel pair) to RGB(A). */
+export function yuyvRowToRgb(row: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
+  let o = outOff;
+  for (let x = 0; x < width; x++) {
+    const p = (x & ~1) * 2;
+    const u = row[p + 1] - 128, v = row[p + 3] - 128;
+    const l = (row[x * 2] - 16) * KY + HALF;
+    out[o] = (l + KRV * v) >> 16;
+    out[o + 1] = (l - KGU * u - KGV * v) >> 16;
+    out[o + 2] = (l + KBU * u) >> 16;
+    if (channels === 4) out[o + 3] = 255;
+    o += channels;
+  }
+}
+
+/** Converts one row of V4L2_PIX_FMT_XBGR32 (bytes B,G,R,X = DRM_FORMAT_XRGB8888) to RGB(A). */
+export function xbgr32RowToRgb(row: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
+  let o = outOff;
+  for (let x = 0, p = 0; x < width; x++, p += 4) {
+    out[o] = row[p + 2];
+    out[o + 1] = row[p + 1];
+    out[o + 2] = row[p];
+    if (channels === 4) out[o + 3] = 255;
+    o += channels;
+  }
+}
+
+// Y = 16 + (65.738R + 129.057G + 25.064B)/256; Cb = 128 + (-37.945R - 74.494G + 112.439B)/256;
+// Cr = 128 + (112.439R - 94.154G - 18.285B)/256
+const YR = 16829, YG = 33039, YB = 6416;
+const UR = -9714, UG = -19070, UB = 28784;
+const VR = 28784, VG = -24103, VB = -4681;
+
+/**
+ * Converts two RGB(A) rows (`off0`, `off1`; equal for the last row of an odd height) into two
+ * NV12 luma rows and one chroma row, chroma averaged over each 2x2 block.
+ */
+export function rgbRowsToNv12(
+  rgb: Uint8Array, off0: number, off1: number, width: number, channels: number,
+  y0: Uint8Array, y1: Uint8Array, uv: Uint8Array,
+): void {
+  for (let x = 0; x < width; x += 2) {
+    const a = off0 + x * channels, c = off1 + x * channels;
+    const bStep = x + 1 < width ? channels : 0;
+    const b = a + bStep, d = c + bStep;
+    const r0 = rgb[a], g0 = rgb[a + 1], b0 = rgb[a + 2];
+    const r1 = rgb[b], g1 = rgb[b + 1], b1 = rgb[b + 2];
+    const r2 = rgb[c], g2 = rgb[c + 1], b2 = rgb[c + 2];
+    const r3 = rgb[d], g3 = rgb[d + 1], b3 = rgb[d + 2];
+    y0[x] = (YR * r0 + YG * g0 + YB * b0 + (16 << 16) + HALF) >> 16;
+    if (bStep) y0[x + 1] = (YR * r1 + YG * g1 + YB * b1 + (16 << 16) + HALF) >> 16;
+    y1[x] = (YR * r2 + YG * g2 + YB * b2 + (16 << 16) + HALF) >> 16;
+    if (bStep) y1[x + 1] = (YR * r3 + YG * g3 + YB * b3 + (16 << 16) + HALF) >> 16;
+    const r = r0 + r1 + r2 + r3, g = g0 + g1 + g2 + g3, bl = b0 + b1 + b2 + b3;
+    uv[x] = (UR * r + UG * g + UB * bl + (512 << 16) + 2 * HALF * 2) >> 18;
+    uv[x + 1] = (VR * r + VG * g + VB * bl + (512 << 16) + 2 * HALF * 2) >> 18;
+  }
+}
+
+/** Converts one RGB(A) row to V4L2_PIX_FMT_XBGR32 (bytes B,G,R,X; X written as 0xff). */
+export function rgbRowToXbgr32(rgb: Uint8Array, off: number, width: number, channels: number, row: Uint8Array): void {
+  for (let x = 0, p = 0, i = off; x < width; x++, p += 4, i += channels) {
+    row[p] = rgb[i + 2];
+    row[p + 1] = rgb[i + 1];
+    row[p + 2] = rgb[i];
+    row[p + 3] = 0xff;
+  }
+}
