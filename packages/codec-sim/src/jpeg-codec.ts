@@ -89,7 +89,6 @@ export class JpegCodec {
     const { width, height, bytesperline: bpl } = layout;
     const ch = this.backend.channels;
     const rgb = this.workRgb(width * height * ch);
-    const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.byteLength);
     const rowBytes = layout.pixelformat === V4L2_PIX_FMT_NV12 ? width : width * (layout.pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4);
     const chromaBytes = Math.ceil(width / 2) * 2;
     const rows = this.workRows(rowBytes + chromaBytes);
@@ -99,11 +98,11 @@ export class JpegCodec {
       const o = y * width * ch;
       if (layout.pixelformat === V4L2_PIX_FMT_NV12) {
         if ((y & 1) === 0) src.read(layout.chromaOffset + (y >> 1) * bpl, uv);
-        nv12RowToRgb(row, uv, width, out, o, ch);
+        nv12RowToRgb(row, uv, width, rgb, o, ch);
       } else if (layout.pixelformat === V4L2_PIX_FMT_YUYV) {
-        yuyvRowToRgb(row, width, out, o, ch);
+        yuyvRowToRgb(row, width, rgb, o, ch);
       } else {
-        xbgr32RowToRgb(row, width, out, o, ch);
+        xbgr32RowToRgb(row, width, rgb, o, ch);
       }
     }
     return this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality);

@@ -1,46 +1,54 @@
 /*
  * Row-wise colour conversion between the raw V4L2 formats and packed RGB, BT.601 limited range
  * (V4L2_YCBCR_ENC_601, V4L2_QUANTIZATION_LIM_RANGE: what vivid's test pattern generator produces for
- * YUV formats by default). Fixed point with 16 fractional bits; stores into Uint8ClampedArray clamp.
- * Odd widths reuse the last chroma sample.
+ * YUV formats by default), in fixed point. Odd widths reuse the last chroma sample.
  */
 
-// R = 1.164(Y-16) + 1.596(V-128); G = 1.164(Y-16) - 0.392(U-128) - 0.813(V-128); B = 1.164(Y-16) + 2.017(U-128)
-const KY = 76309, KRV = 104597, KGU = 25674, KGV = 53278, KBU = 132201;
+// R = 1.164(Y-16) + 1.596(Cr-128); G = 1.164(Y-16) - 0.392(Cb-128) - 0.813(Cr-128); B = 1.164(Y-16) + 2.017(Cb-128),
+// as per-sample tables with 8 fractional bits (libjpeg's jdcolor.c approach), clamped through a table.
 const HALF = 1 << 15;
+const TY = new Int32Array(256), TRV = new Int32Array(256), TGU = new Int32Array(256), TGV = new Int32Array(256), TBU = new Int32Array(256);
+for (let i = 0; i < 256; i++) {
+  TY[i] = ((i - 16) * 76309 + HALF) >> 8;
+  TRV[i] = (104597 * (i - 128)) >> 8;
+  TGU[i] = (25674 * (i - 128)) >> 8;
+  TGV[i] = (53278 * (i - 128)) >> 8;
+  TBU[i] = (132201 * (i - 128)) >> 8;
+}
+/** CLAMP[(v >> 8) + 1024] = v >> 8 clamped to 0..255. */
+const CLAMP = new Uint8Array(4096).map((_, i) => Math.max(0, Math.min(255, i - 1024)));
+
+/** Writes one pixel from a luma sample and the chroma terms of its pair. */
+function put(out: Uint8Array, o: number, luma: number, rv: number, g: number, bu: number, channels: number): void {
+  const l = TY[luma];
+  out[o] = CLAMP[((l + rv) >> 8) + 1024];
+  out[o + 1] = CLAMP[((l - g) >> 8) + 1024];
+  out[o + 2] = CLAMP[((l + bu) >> 8) + 1024];
+  if (channels === 4) out[o + 3] = 255;
+}
 
 /** Converts one luma row with its chroma row (NV12: interleaved Cb,Cr at half width) to RGB(A). */
-export function nv12RowToRgb(y: Uint8Array, uv: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
-  let o = outOff;
-  for (let x = 0; x < width; x++) {
-    const c = x & ~1;
-    const u = uv[c] - 128, v = uv[c + 1] - 128;
-    const l = (y[x] - 16) * KY + HALF;
-    out[o] = (l + KRV * v) >> 16;
-    out[o + 1] = (l - KGU * u - KGV * v) >> 16;
-    out[o + 2] = (l + KBU * u) >> 16;
-    if (channels === 4) out[o + 3] = 255;
-    o += channels;
+export function nv12RowToRgb(y: Uint8Array, uv: Uint8Array, width: number, out: Uint8Array, outOff: number, channels: number): void {
+  for (let x = 0, o = outOff; x < width; x += 2, o += 2 * channels) {
+    const u = uv[x], v = uv[x + 1];
+    const rv = TRV[v], g = TGU[u] + TGV[v], bu = TBU[u];
+    put(out, o, y[x], rv, g, bu, channels);
+    if (x + 1 < width) put(out, o + channels, y[x + 1], rv, g, bu, channels);
   }
 }
 
 /** Converts one packed YUYV row (Y0 Cb Y1 Cr per pixel pair) to RGB(A). */
-export function yuyvRowToRgb(row: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
-  let o = outOff;
-  for (let x = 0; x < width; x++) {
-    const p = (x & ~1) * 2;
-    const u = row[p + 1] - 128, v = row[p + 3] - 128;
-    const l = (row[x * 2] - 16) * KY + HALF;
-    out[o] = (l + KRV * v) >> 16;
-    out[o + 1] = (l - KGU * u - KGV * v) >> 16;
-    out[o + 2] = (l + KBU * u) >> 16;
-    if (channels === 4) out[o + 3] = 255;
-    o += channels;
+export function yuyvRowToRgb(row: Uint8Array, width: number, out: Uint8Array, outOff: number, channels: number): void {
+  for (let x = 0, o = outOff, p = 0; x < width; x += 2, o += 2 * channels, p += 4) {
+    const u = row[p + 1], v = row[p + 3];
+    const rv = TRV[v], g = TGU[u] + TGV[v], bu = TBU[u];
+    put(out, o, row[p], rv, g, bu, channels);
+    if (x + 1 < width) put(out, o + channels, row[p + 2], rv, g, bu, channels);
   }
 }
 
 /** Converts one row of V4L2_PIX_FMT_XBGR32 (bytes B,G,R,X = DRM_FORMAT_XRGB8888) to RGB(A). */
-export function xbgr32RowToRgb(row: Uint8Array, width: number, out: Uint8ClampedArray, outOff: number, channels: number): void {
+export function xbgr32RowToRgb(row: Uint8Array, width: number, out: Uint8Array, outOff: number, channels: number): void {
   let o = outOff;
   for (let x = 0, p = 0; x < width; x++, p += 4) {
     out[o] = row[p + 2];
