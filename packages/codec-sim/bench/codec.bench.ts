@@ -49,7 +49,7 @@ const decodeCase = (backend: JpegBackend) => ({
     const codec = new JpegCodec(backend);
     return { codec, jpeg: await codec.encode(heap(frame()), layout), dst: heap(new Uint8Array(BPL * BH * 1.5)) };
   },
-  fn: (s: { codec: JpegCodec; jpeg: Uint8Array; dst: DeviceBufferAccess }) => s.codec.decode(s.jpeg, s.dst, layout),
+  fn: async (s: { codec: JpegCodec; jpeg: Uint8Array; dst: DeviceBufferAccess }) => s.codec.store(await s.codec.decode(s.jpeg), s.dst, layout),
 });
 
 export default defineSuite({

@@ -76,6 +76,7 @@ export function probeJpeg(jpeg: Uint8Array): JpegHeader | null {
 export class JpegCodec {
   private rgb = new Uint8Array(0);
   private rows = new Uint8Array(0);
+  private inFlight = 0;
 
   constructor(
     readonly backend: JpegBackend = sharpJpegBackend,
@@ -83,12 +84,16 @@ export class JpegCodec {
     public quality = 90,
   ) {}
 
-  /** Encodes the visible picture of `src` (laid out as `layout`) into one JFIF JPEG. */
-  async encode(src: DeviceBufferAccess, layout: RawFrameLayout): Promise<Uint8Array> {
+  /**
+   * Encodes the visible picture of `src` (laid out as `layout`) into one JFIF JPEG. The device reads
+   * `src` before this returns (the job's input DMA); the promise settles when the library is done.
+   */
+  encode(src: DeviceBufferAccess, layout: RawFrameLayout): Promise<Uint8Array> {
     checkFits(src, layout, RAW_ENCODE_FORMATS);
     const { width, height, bytesperline: bpl } = layout;
     const ch = this.backend.channels;
-    const rgb = this.workRgb(width * height * ch);
+    // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
+    const rgb = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
     const rowBytes = layout.pixelformat === V4L2_PIX_FMT_NV12 ? width : width * (layout.pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4);
     const chromaBytes = Math.ceil(width / 2) * 2;
     const rows = this.workRows(rowBytes + chromaBytes);
@@ -105,20 +110,31 @@ export class JpegCodec {
         xbgr32RowToRgb(row, width, rgb, o, ch);
       }
     }
-    return this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality);
+    return this.track(this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality));
+  }
+
+  /** Decodes one JPEG into a picture held by the codec; rejects on a corrupt stream. Touches no buffer. */
+  decode(jpeg: Uint8Array): Promise<RgbImage> {
+    return this.track(this.backend.decode(jpeg));
   }
 
   /**
-   * Decodes one JPEG into `dst` laid out as `layout` (NV12 or XBGR32), whose visible size must be
-   * the JPEG's. Rejects on a corrupt stream before writing anything.
+   * Writes a decoded picture into `dst` laid out as `layout` (NV12 or XBGR32), whose visible size
+   * must be the picture's: the job's output DMA, done when the job completes.
    */
-  async decode(jpeg: Uint8Array, dst: DeviceBufferAccess, layout: RawFrameLayout): Promise<void> {
+  store(img: RgbImage, dst: DeviceBufferAccess, layout: RawFrameLayout): void {
     checkFits(dst, layout, RAW_DECODE_FORMATS);
-    const img = await this.backend.decode(jpeg);
     if (img.width !== layout.width || img.height !== layout.height)
-      throw new RangeError(`decode: JPEG is ${img.width}x${img.height}, the buffer is laid out for ${layout.width}x${layout.height}`);
+      throw new RangeError(`store: picture is ${img.width}x${img.height}, the buffer is laid out for ${layout.width}x${layout.height}`);
     if (layout.pixelformat === V4L2_PIX_FMT_NV12) this.writeNv12(img, dst, layout);
     else this.writeXbgr32(img, dst, layout);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight++;
+    const done = () => void this.inFlight--;
+    p.then(done, done);
+    return p;
   }
 
   private writeNv12(img: RgbImage, dst: DeviceBufferAccess, l: RawFrameLayout): void {
