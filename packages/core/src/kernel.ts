@@ -2,10 +2,13 @@ import { container as rootContainer, type DependencyContainer, type InjectionTok
 import { DEFAULT_BOARD, parseBoard, type BoardDescription, type BoardInput } from "./board.js";
 import { VirtualClock } from "./clock.js";
 import { Device, type PlatformDriver, type Subsystem } from "./device.js";
+import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
+import { KernelObjects } from "./leak-check.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
 import { Process } from "./process.js";
+import { swSyncInit } from "./sw-sync.js";
 import { Tracer } from "./trace.js";
 import { Vfs, seqFileOps, type VfsNode } from "./vfs.js";
 
@@ -34,6 +37,8 @@ export class Kernel {
   readonly vfs = new Vfs();
   readonly devices: Device[];
   readonly container: DependencyContainer;
+  /** Live kernel objects (processes, files, and what subsystems register), for leak checking. */
+  readonly objects = new KernelObjects(() => this.current, () => this.clock.now());
   /** The process whose syscall is running (the model of `current`), if any. */
   current: Process | undefined;
   private readonly processes = new Map<number, Process>();
@@ -49,8 +54,10 @@ export class Kernel {
     this.container.registerInstance(KERNEL, this);
     this.trace.current = () => this.current ?? KTHREAD;
     this.mountProcfs();
+    dmaBufInit(this);
     this.vfs.createText("/sys/kernel/tracing/trace", () => this.trace.ftrace(), () => this.trace.clear());
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
+    swSyncInit(this);
     for (const d of this.devices)
       this.vfs.createText(`/sys/bus/platform/devices/${d.name}/driver`, () => (d.driver ? d.driver.name + "\n" : ""));
   }
@@ -64,7 +71,8 @@ export class Kernel {
     const k = new Kernel(parseBoard(opts.board ?? DEFAULT_BOARD));
     if (opts.realtime) k.clock.realtime = opts.realtime;
     const names = new Set<string>();
-    for (const spec of opts.plugins ?? []) {
+    // Plugins named by the board (by package name) load first, then the application's.
+    for (const spec of [...k.board.plugins, ...(opts.plugins ?? [])]) {
       const plugin = typeof spec === "string" ? await loadPlugin(spec) : Array.isArray(spec) ? await loadPlugin(spec[0] as string, spec[1]) : (spec as DriverPlugin);
       if (names.has(plugin.name)) throw new PluginError(`plugin "${plugin.name}" is listed twice; list each plugin once`);
       names.add(plugin.name);
@@ -121,6 +129,7 @@ export class Kernel {
     if (this.down) throw new Error("spawn: the kernel has been shut down");
     const p = new Process(this, this.nextPid++, comm);
     this.processes.set(p.pid, p);
+    this.objects.register("process", p, () => `${comm}[${p.pid}], ${p.fds.count} open fd(s), ${p.mappings().length} mapping(s)`, `spawn("${comm}")`);
     this.trace.emit("sched_process_fork", { comm, pid: p.pid });
     return p;
   }
@@ -133,17 +142,22 @@ export class Kernel {
   /** @internal Process.exit's last step. */
   reap(p: Process): void {
     this.processes.delete(p.pid);
+    this.objects.unregister(p);
   }
 
   /** Creates a file on an anonymous inode (anon_inode_getfile), e.g. for a dma-buf or sync_file. */
   anonFile(name: string, fops: FileOperations, privateData: unknown, flags: number): File {
-    return new File(fops, { ino: this.vfs.nextIno(), name: `anon_inode:${name}` }, flags & ~O_CLOEXEC, privateData);
+    const file = new File(fops, { ino: this.vfs.nextIno(), name: `anon_inode:${name}` }, flags & ~O_CLOEXEC, privateData);
+    this.objects.registerFile(file, `anon_inode_getfile("${name}")`);
+    return file;
   }
 
   /** Installs `file` in the current process (fd_install + get_unused_fd_flags). */
   fdInstall(file: File, flags: number, call: string): number {
     if (!this.current) throw new Errno("EBADF", call, "no current process: fds can only be created from a process's syscall");
-    return this.current.installFile(file, flags, call);
+    const fd = this.current.installFile(file, flags, call);
+    this.objects.note(file, `${call} installed it as fd ${fd} of ${this.current.comm}[${this.current.pid}]`);
+    return fd;
   }
 
   /** printk(): a line in the kernel log, stamped with virtual time. */

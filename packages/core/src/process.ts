@@ -68,6 +68,7 @@ export class Process {
       const file = new File(node.fops, node.inode, flags & ~O_CLOEXEC, node.privateData);
       node.fops.open?.(file, this.kernel);
       this.fds.install(fd, file, (flags & O_CLOEXEC) !== 0);
+      this.kernel.objects.registerFile(file, `open("${path}") = ${fd}`);
       return fd;
     });
   }
@@ -205,7 +206,7 @@ export class Process {
         file.ops.mmap(file, vma);
         vma.seal();
       } catch (e) {
-        file.put();
+        vma.file.put(); // the op may have retargeted the vma (vma_set_file)
         throw e;
       }
       this.nextAddr += len + PAGE_SIZE;
