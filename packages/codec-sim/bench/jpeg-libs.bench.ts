@@ -26,6 +26,13 @@ function picture(channels: 3 | 4): Uint8Array {
   return p;
 }
 
+/** The part of the WebAssembly API used here (lib "dom" is not in this project's tsconfig). */
+interface Wasm {
+  compile(bytes: Uint8Array): Promise<object>;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
+
 interface Squash {
   encode(data: Uint8Array, width: number, height: number, options: Record<string, unknown>): Uint8Array;
   decode(data: Uint8Array, preserveOrientation: boolean): { data: Uint8ClampedArray };
@@ -36,13 +43,13 @@ async function squash(): Promise<{ enc: Squash; dec: Squash }> {
   const require = createRequire(import.meta.url);
   // The decoder's glue builds a browser ImageData; Node 20 has none.
   (globalThis as { ImageData?: unknown }).ImageData ??= class { constructor(readonly data: Uint8ClampedArray, readonly width: number, readonly height: number) {} };
-  const load = async (glue: string, wasm: string): Promise<Squash> => {
+  const load = async (glue: string, file: string): Promise<Squash> => {
     const factory = ((await import(glue)) as { default: (o: object) => Promise<Squash> }).default;
-    const module = await WebAssembly.compile(readFileSync(require.resolve(wasm)));
+    const module = await wasm.compile(readFileSync(require.resolve(file)));
     return factory({
       noInitialRun: true,
-      instantiateWasm: (imports: WebAssembly.Imports, cb: (i: WebAssembly.Instance) => void) => {
-        const instance = new WebAssembly.Instance(module, imports);
+      instantiateWasm: (imports: object, cb: (i: { exports: object }) => void) => {
+        const instance = new wasm.Instance(module, imports);
         cb(instance);
         return instance.exports;
       },

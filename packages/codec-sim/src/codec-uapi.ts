@@ -13,6 +13,9 @@ export const V4L2_PIX_FMT_JPEG = fourcc("JPEG");
 /** Motion-JPEG: the same bitstream, one JPEG per buffer. */
 export const V4L2_PIX_FMT_MJPEG = fourcc("MJPG");
 
+/** enum v4l2_colorspace: V4L2_COLORSPACE_JPEG (sRGB primaries, full-range BT.601 Y'CbCr, as JFIF). */
+export const V4L2_COLORSPACE_JPEG = 7;
+
 /* struct v4l2_fmtdesc flags */
 export const V4L2_FMT_FLAG_COMPRESSED = 0x0001;
 export const V4L2_FMT_FLAG_CONTINUOUS_BYTESTREAM = 0x0004;
