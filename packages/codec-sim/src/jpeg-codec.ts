@@ -1,19 +1,35 @@
 import { sharpJpegBackend, type JpegBackend, type RgbImage } from "./jpeg-backend.js";
-import { nv12RowToRgb, rgbRowsToNv12, rgbRowToXbgr32, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
+import { nv12RowToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
 import { parseJpegHeader, type JpegHeader } from "./internal/jpeg-header.js";
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "./internal/fourcc.js";
 
+/** A plane laid out in rows: `rowBytes` of data every `stride` bytes, from `offset` (as mm's RowLayout). */
+export interface PlaneRows {
+  readonly offset: number;
+  readonly stride: number;
+  readonly rowBytes: number;
+  readonly rows: number;
+}
+
 /**
- * A device's access to one buffer through its DMA mapping (for a V4L2 buffer: the attachment's
- * mapped SgTable, driven by mm's DmaEngine). Every byte the codec reads or writes goes through it,
- * one row at a time, as a hardware block's DMA would.
+ * A device's access to one buffer through its DMA mapping (for a V4L2 buffer: the plane's mapped
+ * SgTable, driven by mm's DmaEngine). Every byte the codec reads or writes goes through it, a
+ * picture row by row and a bitstream as one range, as a hardware block's DMA would. The whole range
+ * is translated (and checked) before any row is touched.
  */
 export interface DeviceBufferAccess {
   /** Bytes the device may touch, from offset 0. */
   readonly size: number;
-  /** Device reads `dst.length` bytes at `offset` into its internal memory. */
+  /**
+   * Device reads of a plane: returns `row(y)`, row y as the device sees it, a zero-copy view where
+   * the row lies in one contiguous piece of memory (else a copy, valid until the next call).
+   */
+  readRows(plane: PlaneRows): (y: number) => Uint8Array;
+  /** Device writes of a plane: `fill(row, y)` writes row y in place (zero copy where contiguous). */
+  writeRows(plane: PlaneRows, fill: (row: Uint8Array, y: number) => void): void;
+  /** Device reads `dst.length` bytes at `offset` (a bitstream). */
   read(offset: number, dst: Uint8Array): void;
-  /** Device writes `src` at `offset`. */
+  /** Device writes `src` at `offset` (a bitstream). */
   write(offset: number, src: Uint8Array): void;
 }
 
@@ -75,7 +91,6 @@ export function probeJpeg(jpeg: Uint8Array): JpegHeader | null {
  */
 export class JpegCodec {
   private rgb = new Uint8Array(0);
-  private rows = new Uint8Array(0);
   private inFlight = 0;
 
   constructor(
@@ -90,25 +105,22 @@ export class JpegCodec {
    */
   encode(src: DeviceBufferAccess, layout: RawFrameLayout): Promise<Uint8Array> {
     checkFits(src, layout, RAW_ENCODE_FORMATS);
-    const { width, height, bytesperline: bpl } = layout;
+    const { width, height, bytesperline: stride, pixelformat } = layout;
     const ch = this.backend.channels;
     // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
     const rgb = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
-    const rowBytes = layout.pixelformat === V4L2_PIX_FMT_NV12 ? width : width * (layout.pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4);
-    const chromaBytes = Math.ceil(width / 2) * 2;
-    const rows = this.workRows(rowBytes + chromaBytes);
-    const row = rows.subarray(0, rowBytes), uv = rows.subarray(rowBytes, rowBytes + chromaBytes);
-    for (let y = 0; y < height; y++) {
-      src.read(y * bpl, row);
-      const o = y * width * ch;
-      if (layout.pixelformat === V4L2_PIX_FMT_NV12) {
-        if ((y & 1) === 0) src.read(layout.chromaOffset + (y >> 1) * bpl, uv);
-        nv12RowToRgb(row, uv, width, rgb, o, ch);
-      } else if (layout.pixelformat === V4L2_PIX_FMT_YUYV) {
-        yuyvRowToRgb(row, width, rgb, o, ch);
-      } else {
-        xbgr32RowToRgb(row, width, rgb, o, ch);
+    const bpp = pixelformat === V4L2_PIX_FMT_NV12 ? 1 : pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4;
+    const row = src.readRows({ offset: 0, stride, rowBytes: width * bpp, rows: height });
+    if (pixelformat === V4L2_PIX_FMT_NV12) {
+      const chroma = src.readRows({ offset: layout.chromaOffset, stride, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) });
+      let uv = chroma(0);
+      for (let y = 0; y < height; y++) {
+        if ((y & 1) === 0) uv = chroma(y >> 1);
+        nv12RowToRgb(row(y), uv, width, rgb, y * width * ch, ch);
       }
+    } else {
+      const convert = pixelformat === V4L2_PIX_FMT_YUYV ? yuyvRowToRgb : xbgr32RowToRgb;
+      for (let y = 0; y < height; y++) convert(row(y), width, rgb, y * width * ch, ch);
     }
     return this.track(this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality));
   }
@@ -139,25 +151,15 @@ export class JpegCodec {
 
   private writeNv12(img: RgbImage, dst: DeviceBufferAccess, l: RawFrameLayout): void {
     const { width, height, channels: ch, data } = img;
-    const cw = Math.ceil(width / 2) * 2;
-    const rows = this.workRows(width * 2 + cw);
-    const y0 = rows.subarray(0, width), y1 = rows.subarray(width, width * 2), uv = rows.subarray(width * 2, width * 2 + cw);
-    for (let y = 0; y < height; y += 2) {
-      const last = y + 1 >= height;
-      rgbRowsToNv12(data, y * width * ch, (last ? y : y + 1) * width * ch, width, ch, y0, y1, uv);
-      dst.write(y * l.bytesperline, y0);
-      if (!last) dst.write((y + 1) * l.bytesperline, y1);
-      dst.write(l.chromaOffset + (y >> 1) * l.bytesperline, uv);
-    }
+    const stride = width * ch;
+    dst.writeRows({ offset: 0, stride: l.bytesperline, rowBytes: width, rows: height }, (row, y) => rgbRowToLuma(data, y * stride, width, ch, row));
+    const chroma = { offset: l.chromaOffset, stride: l.bytesperline, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) };
+    dst.writeRows(chroma, (row, y) => rgbRowsToChroma(data, 2 * y * stride, Math.min(2 * y + 1, height - 1) * stride, width, ch, row));
   }
 
   private writeXbgr32(img: RgbImage, dst: DeviceBufferAccess, l: RawFrameLayout): void {
     const { width, height, channels: ch, data } = img;
-    const row = this.workRows(width * 4).subarray(0, width * 4);
-    for (let y = 0; y < height; y++) {
-      rgbRowToXbgr32(data, y * width * ch, width, ch, row);
-      dst.write(y * l.bytesperline, row);
-    }
+    dst.writeRows({ offset: 0, stride: l.bytesperline, rowBytes: width * 4, rows: height }, (row, y) => rgbRowToXbgr32(data, y * width * ch, width, ch, row));
   }
 
   private workRgb(n: number): Uint8Array {
@@ -165,10 +167,6 @@ export class JpegCodec {
     return this.rgb.subarray(0, n);
   }
 
-  private workRows(n: number): Uint8Array {
-    if (this.rows.length < n) this.rows = new Uint8Array(n);
-    return this.rows;
-  }
 }
 
 function checkFits(buf: DeviceBufferAccess, l: RawFrameLayout, formats: readonly number[]): void {

@@ -4,6 +4,10 @@ import type { DeviceBufferAccess } from "../src/index.js";
 export function heapAccess(mem: Uint8Array): DeviceBufferAccess {
   return {
     size: mem.length,
+    readRows: (l) => (y) => mem.subarray(l.offset + y * l.stride, l.offset + y * l.stride + l.rowBytes),
+    writeRows: (l, fill) => {
+      for (let y = 0; y < l.rows; y++) fill(mem.subarray(l.offset + y * l.stride, l.offset + y * l.stride + l.rowBytes), y);
+    },
     read: (offset, dst) => dst.set(mem.subarray(offset, offset + dst.length)),
     write: (offset, src) => mem.set(src, offset),
   };

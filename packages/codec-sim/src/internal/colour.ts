@@ -65,29 +65,24 @@ const YR = 16829, YG = 33039, YB = 6416;
 const UR = -9714, UG = -19070, UB = 28784;
 const VR = 28784, VG = -24103, VB = -4681;
 
+/** Converts one RGB(A) row into an NV12 luma row. */
+export function rgbRowToLuma(rgb: Uint8Array, off: number, width: number, channels: number, y: Uint8Array): void {
+  for (let x = 0, i = off; x < width; x++, i += channels) y[x] = (YR * rgb[i] + YG * rgb[i + 1] + YB * rgb[i + 2] + (16 << 16) + HALF) >> 16;
+}
+
 /**
- * Converts two RGB(A) rows (`off0`, `off1`; equal for the last row of an odd height) into two
- * NV12 luma rows and one chroma row, chroma averaged over each 2x2 block.
+ * Converts two RGB(A) rows (`off0`, `off1`; equal for the last row of an odd height) into one NV12
+ * chroma row (interleaved Cb,Cr), each sample the average of a 2x2 block.
  */
-export function rgbRowsToNv12(
-  rgb: Uint8Array, off0: number, off1: number, width: number, channels: number,
-  y0: Uint8Array, y1: Uint8Array, uv: Uint8Array,
-): void {
+export function rgbRowsToChroma(rgb: Uint8Array, off0: number, off1: number, width: number, channels: number, uv: Uint8Array): void {
   for (let x = 0; x < width; x += 2) {
     const a = off0 + x * channels, c = off1 + x * channels;
-    const bStep = x + 1 < width ? channels : 0;
-    const b = a + bStep, d = c + bStep;
-    const r0 = rgb[a], g0 = rgb[a + 1], b0 = rgb[a + 2];
-    const r1 = rgb[b], g1 = rgb[b + 1], b1 = rgb[b + 2];
-    const r2 = rgb[c], g2 = rgb[c + 1], b2 = rgb[c + 2];
-    const r3 = rgb[d], g3 = rgb[d + 1], b3 = rgb[d + 2];
-    y0[x] = (YR * r0 + YG * g0 + YB * b0 + (16 << 16) + HALF) >> 16;
-    if (bStep) y0[x + 1] = (YR * r1 + YG * g1 + YB * b1 + (16 << 16) + HALF) >> 16;
-    y1[x] = (YR * r2 + YG * g2 + YB * b2 + (16 << 16) + HALF) >> 16;
-    if (bStep) y1[x + 1] = (YR * r3 + YG * g3 + YB * b3 + (16 << 16) + HALF) >> 16;
-    const r = r0 + r1 + r2 + r3, g = g0 + g1 + g2 + g3, bl = b0 + b1 + b2 + b3;
-    uv[x] = (UR * r + UG * g + UB * bl + (512 << 16) + 2 * HALF * 2) >> 18;
-    uv[x + 1] = (VR * r + VG * g + VB * bl + (512 << 16) + 2 * HALF * 2) >> 18;
+    const step = x + 1 < width ? channels : 0;
+    const r = rgb[a] + rgb[a + step] + rgb[c] + rgb[c + step];
+    const g = rgb[a + 1] + rgb[a + step + 1] + rgb[c + 1] + rgb[c + step + 1];
+    const b = rgb[a + 2] + rgb[a + step + 2] + rgb[c + 2] + rgb[c + step + 2];
+    uv[x] = (UR * r + UG * g + UB * b + (512 << 16) + (1 << 17)) >> 18;
+    uv[x + 1] = (VR * r + VG * g + VB * b + (512 << 16) + (1 << 17)) >> 18;
   }
 }
 
