@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, MAP_SHARED, PROT_READ, type Kernel, type Process,
+  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, MAP_SHARED, PROT_READ, assertNoLeaks, type Kernel,
+  type Process,
 } from "@dmabuf/core";
 import {
   V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
@@ -19,9 +20,11 @@ const FRAMES = 30;
 const W = 640, H = 360, CODED_H = 368, N = 4;
 
 let kernel: Kernel | undefined;
+// Every test ends with the kernel shut down and nothing left alive (no fd, dma-buf, attachment or mapping).
 afterEach(() => {
-  kernel?.shutdown();
+  const k = kernel;
   kernel = undefined;
+  if (k) assertNoLeaks(k);
 });
 
 async function expbufAll(p: Process, fd: number, type: number, count: number): Promise<number[]> {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import sharp from "sharp";
-import type { Errno, Kernel, Process, VmArea } from "@dmabuf/core";
+import { assertNoLeaks, type Errno, type Kernel, type Process, type VmArea } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_EVENT_SRC_CH_RESOLUTION, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
@@ -15,9 +15,11 @@ import {
 import { CAP, OUT, bootSoc, dqbuf, gFmt, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
 
 let kernel: Kernel | undefined;
+// Every test ends with the kernel shut down and nothing left alive (no fd, dma-buf, attachment or mapping).
 afterEach(() => {
-  kernel?.shutdown();
+  const k = kernel;
   kernel = undefined;
+  if (k) assertNoLeaks(k);
 });
 
 /** A grey-ramp RGB picture and its JPEG from an independent encoder (libvips). */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import sharp from "sharp";
-import type { Errno, Kernel, Process } from "@dmabuf/core";
+import { assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_REQBUFS,
@@ -17,9 +17,11 @@ import { nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240;
 let kernel: Kernel | undefined;
+// Every test ends with the kernel shut down and nothing left alive (no fd, dma-buf, attachment or mapping).
 afterEach(() => {
-  kernel?.shutdown();
+  const k = kernel;
   kernel = undefined;
+  if (k) assertNoLeaks(k);
 });
 
 /** An encoder opened, set to W x H NV12, with MMAP buffers on both queues and OUTPUT filled. */
