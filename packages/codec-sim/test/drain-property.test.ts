@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Errno, Kernel, O_NONBLOCK, O_RDWR, assertNoLeaks } from "@dmabuf/core";
+import type { Kernel} from "@dmabuf/core";
+import { Errno, O_NONBLOCK, O_RDWR, assertNoLeaks } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_LAST, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQBUF, VIDIOC_STREAMOFF, type v4l2_buffer,
 } from "@dmabuf/v4l2-sim";
