@@ -3,12 +3,13 @@ import sharp from "sharp";
 import { assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
-  V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_REQBUFS,
-  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, type v4l2_event,
+  V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
+  V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES, VIDIOC_EXPBUF, VIDIOC_QUERYCAP, VIDIOC_REQBUFS,
+  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum,
 } from "@dmabuf/v4l2-sim";
 import {
   ENCODER_COST, V4L2_DEC_CMD_STOP, V4L2_ENC_CMD_PAUSE, V4L2_ENC_CMD_RESUME, V4L2_ENC_CMD_START, V4L2_ENC_CMD_STOP,
-  V4L2_ENC_CMD_STOP_AT_GOP_END, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, V4L2_SEL_TGT_CROP_BOUNDS, VIDIOC_DECODER_CMD,
+  V4L2_ENC_CMD_STOP_AT_GOP_END, V4L2_FMT_FLAG_COMPRESSED, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, V4L2_SEL_TGT_CROP_BOUNDS, VIDIOC_DECODER_CMD,
   VIDIOC_ENCODER_CMD, VIDIOC_G_SELECTION, VIDIOC_S_SELECTION, VIDIOC_TRY_ENCODER_CMD, jobTimeNs, probeJpeg,
   type CodecConstraints, type JpegM2mDevice, type v4l2_encoder_cmd, type v4l2_selection,
 } from "../src/index.js";
@@ -42,6 +43,34 @@ const encCmd = (p: Process, fd: number, cmd: number, flags = 0) => p.ioctl(fd, V
 const errnoOf = async (pr: Promise<unknown>) => (await pr.then(() => undefined, (e: Errno) => e.code)) as string | undefined;
 
 describe("stateful JPEG encoder (dev-encoder.rst)", () => {
+  it("reports an M2M streaming device, its raw OUTPUT formats, the compressed CAPTURE format and stepwise sizes (v4l2-compliance testCap, testEnumFormats)", async () => {
+    kernel = await bootSoc();
+    const p = kernel.spawn("caps");
+    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const cap = { driver: "", card: "", bus_info: "", version: 0, capabilities: 0, device_caps: 0 };
+    await p.ioctl(fd, VIDIOC_QUERYCAP, cap);
+    expect(cap).toMatchObject({ driver: "sim-jpeg", card: "sim-jpeg-encoder", bus_info: "platform:jpeg-enc.0", device_caps: V4L2_CAP_VIDEO_M2M | V4L2_CAP_STREAMING });
+    const formats = async (type: number) => {
+      const out: [number, number][] = [];
+      for (let index = 0; ; index++) {
+        const f = { index, type, flags: 0, pixelformat: 0 };
+        if (await errnoOf(p.ioctl(fd, VIDIOC_ENUM_FMT, f))) return out;
+        out.push([f.pixelformat, f.flags]);
+      }
+    };
+    expect(await formats(OUT)).toEqual([[V4L2_PIX_FMT_NV12, 0], [V4L2_PIX_FMT_YUYV, 0], [V4L2_PIX_FMT_XBGR32, 0]]);
+    expect(await formats(CAP)).toEqual([[V4L2_PIX_FMT_JPEG, V4L2_FMT_FLAG_COMPRESSED]]);
+    const fs = { index: 0, pixel_format: V4L2_PIX_FMT_NV12 } as v4l2_frmsizeenum;
+    await p.ioctl(fd, VIDIOC_ENUM_FRAMESIZES, fs);
+    expect(fs.stepwise).toMatchObject({ step_width: 16, step_height: 16, min_width: 16, max_width: 8192 });
+    // TRY_FMT adjusts the request and changes nothing.
+    const before = await gFmt(p, fd, OUT);
+    const t = { type: OUT, fmt: { pix: { width: 999, height: 333, pixelformat: V4L2_PIX_FMT_NV12, field: 0, bytesperline: 0, sizeimage: 0, colorspace: 0 } } };
+    await p.ioctl(fd, VIDIOC_TRY_FMT, t);
+    expect(t.fmt.pix).toMatchObject({ width: 1008, height: 336, bytesperline: 1024 });
+    expect(await gFmt(p, fd, OUT)).toEqual(before);
+  });
+
   it("negotiates formats with the device's alignment: height to 16 lines, bytesperline to 64 bytes, crop selects the visible 1920x1080", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("fmt");
