@@ -55,11 +55,12 @@ export interface RowLayout {
 }
 
 /**
- * Where the frame's bytes go: the device's DMA engine. `writeRows` hands `fill` each row of memory
- * plane `memPlane` in turn, as a view of the buffer itself, so a row costs one copy from a template.
+ * Where the frame's bytes go: the device's DMA engine. `writeRows` stores `row(y)` (exactly
+ * `rowBytes` long, a view of a template, not a copy) at line y of memory plane `memPlane`: one copy
+ * per row, template to buffer, which is the DMA write itself.
  */
 export interface FrameSink {
-  writeRows(memPlane: number, layout: RowLayout, fill: (row: Uint8Array, y: number) => void): void;
+  writeRows(memPlane: number, layout: RowLayout, row: (y: number) => Uint8Array): void;
 }
 
 /** BT.601 limited-range Y'CbCr of an RGB colour (what the TPG uses for SDTV YUV formats). */
@@ -278,11 +279,10 @@ export class Tpg {
       const vdiv = i ? this.fi.vdiv : 1;
       const start = Math.round(s * t.bytesPerPixel);
       const { memPlane, offset, stride, lines } = t.plane;
-      sink.writeRows(memPlane, { offset, stride, rowBytes: t.rowBytes, rows: lines }, (dst, line) => {
+      sink.writeRows(memPlane, { offset, stride, rowBytes: t.rowBytes, rows: lines }, (line) => {
         const y = line * vdiv;
-        let row = t.rows.get(rowKey(this.pattern, y, this.height))!.subarray(start, start + t.rowBytes);
-        if (i === 0 && this.showCounter && y >= OSD_Y && y < OSD_Y + GLYPH_H * SCALE) row = this.counterRow(row, y - OSD_Y, n);
-        dst.set(row);
+        const row = t.rows.get(rowKey(this.pattern, y, this.height))!.subarray(start, start + t.rowBytes);
+        return i === 0 && this.showCounter && y >= OSD_Y && y < OSD_Y + GLYPH_H * SCALE ? this.counterRow(row, y - OSD_Y, n) : row;
       });
       bytes += t.rowBytes * lines;
     }

@@ -104,7 +104,8 @@ export interface V4l2IoctlOps {
   vidioc_querybuf?(fh: V4l2Fh, b: v4l2_buffer): void;
   vidioc_prepare_buf?(fh: V4l2Fh, b: v4l2_buffer): void;
   vidioc_qbuf?(fh: V4l2Fh, b: v4l2_buffer): void;
-  vidioc_dqbuf?(fh: V4l2Fh, b: v4l2_buffer): Promise<void>;
+  /** May complete synchronously when a buffer is already done; a Promise when it sleeps. */
+  vidioc_dqbuf?(fh: V4l2Fh, b: v4l2_buffer): void | Promise<void>;
   vidioc_expbuf?(fh: V4l2Fh, e: v4l2_exportbuffer): void;
   vidioc_streamon?(fh: V4l2Fh, type: number): void;
   vidioc_streamoff?(fh: V4l2Fh, type: number): void;
@@ -199,7 +200,7 @@ export class VideoDevice {
 
   /** check_fmt()-style validation of a `type` field. */
   checkType(type: number, call: string): void {
-    check(this.bufTypes.includes(type), "EINVAL", call, `buffer type ${type} is not supported by ${this.name}`);
+    if (!(this.bufTypes.includes(type))) throw new Errno("EINVAL", call, `buffer type ${type} is not supported by ${this.name}`);
   }
 
   /** vb2_queue_is_busy(): another file handle owns the buffers. */
@@ -213,14 +214,10 @@ export class VideoDevice {
   }
 
   /** video_ioctl2() -> __video_do_ioctl(): the table of v4l2-ioctl.c, reduced to what this model has. */
-  async ioctl(fh: V4l2Fh, request: number, arg: unknown): Promise<number> {
+  ioctl(fh: V4l2Fh, request: number, arg: unknown): number | Promise<number> {
+    // No closures here: this is the per-frame path (QBUF/DQBUF).
     const ops = this.ioctlOps;
     const a = arg as never;
-    const typed = (t: number, call: string) => this.checkType(t, call);
-    const need = <F>(op: F | undefined, call: string): F => {
-      if (!op) throw new Errno("ENOTTY", call, `${this.name} does not implement ${call}`);
-      return op;
-    };
     switch (request) {
       case VIDIOC_QUERYCAP: {
         const cap = arg as v4l2_capability;
@@ -231,34 +228,34 @@ export class VideoDevice {
         return 0;
       }
       case VIDIOC_ENUM_FMT:
-        typed((arg as v4l2_fmtdesc).type, "VIDIOC_ENUM_FMT");
-        need(ops.vidioc_enum_fmt, "VIDIOC_ENUM_FMT").call(ops, fh, a);
+        this.checkType((arg as v4l2_fmtdesc).type, "VIDIOC_ENUM_FMT");
+        this.need(ops.vidioc_enum_fmt, "VIDIOC_ENUM_FMT").call(ops, fh, a);
         return 0;
       case VIDIOC_G_FMT:
-        typed((arg as v4l2_format).type, "VIDIOC_G_FMT");
-        need(ops.vidioc_g_fmt, "VIDIOC_G_FMT").call(ops, fh, a);
+        this.checkType((arg as v4l2_format).type, "VIDIOC_G_FMT");
+        this.need(ops.vidioc_g_fmt, "VIDIOC_G_FMT").call(ops, fh, a);
         return 0;
       case VIDIOC_S_FMT:
-        typed((arg as v4l2_format).type, "VIDIOC_S_FMT");
-        need(ops.vidioc_s_fmt, "VIDIOC_S_FMT").call(ops, fh, a);
+        this.checkType((arg as v4l2_format).type, "VIDIOC_S_FMT");
+        this.need(ops.vidioc_s_fmt, "VIDIOC_S_FMT").call(ops, fh, a);
         return 0;
       case VIDIOC_TRY_FMT:
-        typed((arg as v4l2_format).type, "VIDIOC_TRY_FMT");
-        need(ops.vidioc_try_fmt, "VIDIOC_TRY_FMT").call(ops, fh, a);
+        this.checkType((arg as v4l2_format).type, "VIDIOC_TRY_FMT");
+        this.need(ops.vidioc_try_fmt, "VIDIOC_TRY_FMT").call(ops, fh, a);
         return 0;
       case VIDIOC_ENUM_FRAMESIZES:
-        need(ops.vidioc_enum_framesizes, "VIDIOC_ENUM_FRAMESIZES").call(ops, fh, a);
+        this.need(ops.vidioc_enum_framesizes, "VIDIOC_ENUM_FRAMESIZES").call(ops, fh, a);
         return 0;
       case VIDIOC_ENUM_FRAMEINTERVALS:
-        need(ops.vidioc_enum_frameintervals, "VIDIOC_ENUM_FRAMEINTERVALS").call(ops, fh, a);
+        this.need(ops.vidioc_enum_frameintervals, "VIDIOC_ENUM_FRAMEINTERVALS").call(ops, fh, a);
         return 0;
       case VIDIOC_G_PARM:
-        typed((arg as v4l2_streamparm).type, "VIDIOC_G_PARM");
-        need(ops.vidioc_g_parm, "VIDIOC_G_PARM").call(ops, fh, a);
+        this.checkType((arg as v4l2_streamparm).type, "VIDIOC_G_PARM");
+        this.need(ops.vidioc_g_parm, "VIDIOC_G_PARM").call(ops, fh, a);
         return 0;
       case VIDIOC_S_PARM:
-        typed((arg as v4l2_streamparm).type, "VIDIOC_S_PARM");
-        need(ops.vidioc_s_parm, "VIDIOC_S_PARM").call(ops, fh, a);
+        this.checkType((arg as v4l2_streamparm).type, "VIDIOC_S_PARM");
+        this.need(ops.vidioc_s_parm, "VIDIOC_S_PARM").call(ops, fh, a);
         return 0;
       case VIDIOC_REQBUFS: {
         const rb = arg as v4l2_requestbuffers;
@@ -268,7 +265,7 @@ export class VideoDevice {
       }
       case VIDIOC_CREATE_BUFS: {
         const cb = arg as v4l2_create_buffers;
-        typed(cb.format.type, "VIDIOC_CREATE_BUFS");
+        this.checkType(cb.format.type, "VIDIOC_CREATE_BUFS");
         if (ops.vidioc_create_bufs) ops.vidioc_create_bufs(fh, cb);
         else this.vb2IoctlCreateBufs(fh, cb);
         return 0;
@@ -279,37 +276,36 @@ export class VideoDevice {
         return 0;
       case VIDIOC_PREPARE_BUF:
         if (ops.vidioc_prepare_buf) ops.vidioc_prepare_buf(fh, a);
-        else this.ownedQueue(fh, "VIDIOC_PREPARE_BUF", (q) => vb2PrepareBuf(q, a));
+        else vb2PrepareBuf(this.owned(fh, "VIDIOC_PREPARE_BUF"), a);
         return 0;
       case VIDIOC_QBUF: {
         const b = arg as v4l2_buffer;
         if (ops.vidioc_qbuf) ops.vidioc_qbuf(fh, b);
-        else this.ownedQueue(fh, "VIDIOC_QBUF", (q) => vb2Qbuf(q, b));
+        else vb2Qbuf(this.owned(fh, "VIDIOC_QBUF"), b);
         this.traceBuf("v4l2_qbuf", b);
         return 0;
       }
       case VIDIOC_DQBUF: {
         const b = arg as v4l2_buffer;
-        if (ops.vidioc_dqbuf) await ops.vidioc_dqbuf(fh, b);
+        let r: void | Promise<void>;
+        if (ops.vidioc_dqbuf) r = ops.vidioc_dqbuf(fh, b);
         else {
-          const q = this.vbq("VIDIOC_DQBUF");
-          check(!this.queueBusy(fh), "EBUSY", "VIDIOC_DQBUF", "the buffers belong to another file handle");
-          await vb2Dqbuf(q, b, fh.nonblocking);
+          r = vb2Dqbuf(this.owned(fh, "VIDIOC_DQBUF"), b, fh.nonblocking);
         }
-        this.traceBuf("v4l2_dqbuf", b);
-        return 0;
+        if (r instanceof Promise) return r.then(() => this.traceBuf("v4l2_dqbuf", b));
+        return this.traceBuf("v4l2_dqbuf", b);
       }
       case VIDIOC_EXPBUF:
         if (ops.vidioc_expbuf) ops.vidioc_expbuf(fh, a);
-        else this.ownedQueue(fh, "VIDIOC_EXPBUF", (q) => vb2Expbuf(q, a));
+        else vb2Expbuf(this.owned(fh, "VIDIOC_EXPBUF"), a);
         return 0;
       case VIDIOC_STREAMON:
         if (ops.vidioc_streamon) ops.vidioc_streamon(fh, arg as number);
-        else this.ownedQueue(fh, "VIDIOC_STREAMON", (q) => vb2Streamon(q, arg as number));
+        else vb2Streamon(this.owned(fh, "VIDIOC_STREAMON"), arg as number);
         return 0;
       case VIDIOC_STREAMOFF:
         if (ops.vidioc_streamoff) ops.vidioc_streamoff(fh, arg as number);
-        else this.ownedQueue(fh, "VIDIOC_STREAMOFF", (q) => vb2Streamoff(q, arg as number));
+        else vb2Streamoff(this.owned(fh, "VIDIOC_STREAMOFF"), arg as number);
         return 0;
       case VIDIOC_QUERYCTRL:
         this.ctrls("VIDIOC_QUERYCTRL").queryctrl(a);
@@ -333,21 +329,25 @@ export class VideoDevice {
         this.ctrls("VIDIOC_TRY_EXT_CTRLS").extCtrls(a, "try");
         return 0;
       case VIDIOC_SUBSCRIBE_EVENT:
-        need(ops.vidioc_subscribe_event, "VIDIOC_SUBSCRIBE_EVENT").call(ops, fh, a);
+        this.need(ops.vidioc_subscribe_event, "VIDIOC_SUBSCRIBE_EVENT").call(ops, fh, a);
         fh.subscribe(a);
         return 0;
       case VIDIOC_UNSUBSCRIBE_EVENT:
-        need(ops.vidioc_subscribe_event, "VIDIOC_UNSUBSCRIBE_EVENT");
+        this.need(ops.vidioc_subscribe_event, "VIDIOC_UNSUBSCRIBE_EVENT");
         fh.unsubscribe(a);
         return 0;
       case VIDIOC_DQEVENT:
-        need(ops.vidioc_subscribe_event, "VIDIOC_DQEVENT");
-        await fh.dqevent(a);
-        return 0;
+        this.need(ops.vidioc_subscribe_event, "VIDIOC_DQEVENT");
+        return fh.dqevent(a).then(() => 0);
       default:
         if (ops.vidioc_default) return ops.vidioc_default(fh, request, arg);
         throw new Errno("ENOTTY", "ioctl", `${this.name}: unknown ioctl 0x${(request >>> 0).toString(16)}`);
     }
+  }
+
+  private need<F>(op: F | undefined, call: string): F {
+    if (!op) throw new Errno("ENOTTY", call, `${this.name} does not implement ${call}`);
+    return op;
   }
 
   private ctrls(call: string): V4l2CtrlHandler {
@@ -355,11 +355,11 @@ export class VideoDevice {
     return this.ctrlHandler;
   }
 
-  /** vb2_ioctl_*: refuse (EBUSY) when another file handle owns the queue. */
-  private ownedQueue(fh: V4l2Fh, call: string, fn: (q: Vb2Queue) => void): void {
+  /** vb2_ioctl_*: the queue, unless another file handle owns it (EBUSY). */
+  private owned(fh: V4l2Fh, call: string): Vb2Queue {
     const q = this.vbq(call);
-    check(!this.queueBusy(fh), "EBUSY", call, "the buffers belong to another file handle");
-    fn(q);
+    if (this.queueBusy(fh)) throw new Errno("EBUSY", call, "the buffers belong to another file handle");
+    return q;
   }
 
   /** vb2_ioctl_reqbufs() */
@@ -385,8 +385,9 @@ export class VideoDevice {
     if (cb.count) q.owner = fh;
   }
 
-  /** include/trace/events/v4l2.h: v4l2_qbuf / v4l2_dqbuf with the buffer as userspace sees it. */
-  private traceBuf(event: string, b: v4l2_buffer): void {
+  /** include/trace/events/v4l2.h: v4l2_qbuf / v4l2_dqbuf with the buffer as userspace sees it. Returns 0. */
+  private traceBuf(event: string, b: v4l2_buffer): 0 {
+    if (!this.kernel.trace.on) return 0;
     const tc = b.timecode;
     this.kernel.trace.emit(event, {
       minor: this.minor,
@@ -404,6 +405,7 @@ export class VideoDevice {
       timecode_hours: tc?.hours ?? 0,
       sequence: b.sequence ?? 0,
     });
+    return 0;
   }
 }
 

@@ -293,8 +293,8 @@ export class Vb2Queue {
 
   /** vb2_verify_memory_type(): memory model and type supported by this queue. */
   verifyMemoryType(memory: number, type: number, call: string): void {
-    check(memory === V4L2_MEMORY_MMAP || memory === V4L2_MEMORY_USERPTR || memory === V4L2_MEMORY_DMABUF, "EINVAL", call, `unsupported memory type ${memory}`);
-    check(type === this.type, "EINVAL", call, `requested type ${type} is incorrect for this queue (type ${this.type})`);
+    if (!(memory === V4L2_MEMORY_MMAP || memory === V4L2_MEMORY_USERPTR || memory === V4L2_MEMORY_DMABUF)) throw new Errno("EINVAL", call, `unsupported memory type ${memory}`);
+    if (!(type === this.type)) throw new Errno("EINVAL", call, `requested type ${type} is incorrect for this queue (type ${this.type})`);
     check(memory !== V4L2_MEMORY_MMAP || this.ioModes & VB2_MMAP, "EINVAL", call, "MMAP for current setup unsupported");
     check(memory !== V4L2_MEMORY_USERPTR || this.ioModes & VB2_USERPTR, "EINVAL", call, "USERPTR for current setup unsupported");
     check(memory !== V4L2_MEMORY_DMABUF || this.ioModes & VB2_DMABUF, "EINVAL", call, "DMABUF for current setup unsupported");
@@ -318,8 +318,8 @@ export class Vb2Queue {
     this.memory = memory;
     try {
       this.ops.queueSetup(this, args);
-      check(args.numPlanes > 0 && args.numPlanes <= VIDEO_MAX_PLANES, "EINVAL", call, `driver bug: queue_setup returned ${args.numPlanes} planes`);
-      for (let i = 0; i < args.numPlanes; i++) check(args.sizes[i]! > 0, "EINVAL", call, `driver bug: queue_setup returned size 0 for plane ${i}`);
+      if (!(args.numPlanes > 0 && args.numPlanes <= VIDEO_MAX_PLANES)) throw new Errno("EINVAL", call, `driver bug: queue_setup returned ${args.numPlanes} planes`);
+      for (let i = 0; i < args.numPlanes; i++) if (!(args.sizes[i]! > 0)) throw new Errno("EINVAL", call, `driver bug: queue_setup returned size 0 for plane ${i}`);
       this.numPlanes = args.numPlanes;
       this.planeSizes = args.sizes.slice(0, args.numPlanes);
       const allocated = this.allocBuffers(memory, Math.min(args.numBuffers, this.maxNumBuffers), args.numPlanes, this.planeSizes);
@@ -339,7 +339,7 @@ export class Vb2Queue {
   createBufs(memory: number, count: number, planeSizes: number[]): [number, number] {
     const call = "VIDIOC_CREATE_BUFS";
     const first = this.bufs.length;
-    check(first < this.maxNumBuffers, "ENOBUFS", call, `maximum number of buffers (${this.maxNumBuffers}) already allocated`);
+    if (!(first < this.maxNumBuffers)) throw new Errno("ENOBUFS", call, `maximum number of buffers (${this.maxNumBuffers}) already allocated`);
     const noPrevious = this.numBuffers === 0;
     if (noPrevious) check(!(this.waitingInDqbuf && count), "EBUSY", call, "another dup()ped fd is waiting for a buffer");
     else check(this.memory === memory, "EINVAL", call, "memory model mismatch");
@@ -438,28 +438,28 @@ export class Vb2Queue {
     Object.assign(p, { memPriv: undefined, m: {} });
   }
 
-  /** __prepare_dmabuf(): attach + map at QBUF, keeping the attachment when the same dma-buf returns. */
+  /** __prepare_dmabuf(): attach + map at QBUF, keeping the attachment when the same dma-buf comes back. */
   private prepareDmabuf(vb: Vb2Buffer): void {
     const call = "VIDIOC_QBUF";
     const planes = vb.userPlanes;
-    const got: (DmaBuf | undefined)[] = [];
     let reacquired = vb.planes[0]!.memPriv === undefined;
+    // The reference taken by dma_buf_get() for the plane being set up, until the plane owns it.
+    let held: DmaBuf | undefined;
     try {
       for (let p = 0; p < vb.numPlanes; p++) {
-        let dbuf: DmaBuf;
-        try {
-          dbuf = dmaBufGet(this.kernel, planes[p]!.m.fd ?? -1);
-        } catch {
-          throw new Errno("EINVAL", call, `invalid dmabuf fd ${planes[p]!.m.fd} for plane ${p}`);
-        }
-        got[p] = dbuf;
-        if (planes[p]!.length === 0) planes[p]!.length = dbuf.size;
-        check(planes[p]!.length >= vb.planes[p]!.minLength, "EINVAL", call, `invalid dmabuf length ${planes[p]!.length} for plane ${p}, minimum length ${vb.planes[p]!.minLength}`);
+        const want = planes[p]!;
         const cur = vb.planes[p]!;
-        if (cur.dbuf === dbuf && cur.length === planes[p]!.length) {
+        try {
+          held = dmaBufGet(this.kernel, want.m.fd ?? -1);
+        } catch {
+          throw new Errno("EINVAL", call, `invalid dmabuf fd ${want.m.fd} for plane ${p}`);
+        }
+        if (want.length === 0) want.length = held.size;
+        if (want.length < cur.minLength) throw new Errno("EINVAL", call, `invalid dmabuf length ${want.length} for plane ${p}, minimum length ${cur.minLength}`);
+        if (cur.dbuf === held && cur.length === want.length) {
           // Same dma-buf, same length: keep the attachment and the mapping.
-          dmaBufPut(dbuf);
-          got[p] = undefined;
+          dmaBufPut(held);
+          held = undefined;
           continue;
         }
         if (!reacquired) {
@@ -468,11 +468,11 @@ export class Vb2Queue {
           this.ops.bufCleanup?.(vb);
         }
         this.dmabufPut(cur);
-        cur.memPriv = this.memOps.attachDmabuf(vb, this.dev, dbuf, planes[p]!.length);
+        cur.memPriv = this.memOps.attachDmabuf(vb, this.dev, held, want.length);
         this.stats.attach++;
-        cur.dbuf = dbuf;
-        got[p] = undefined;
-        cur.length = planes[p]!.length;
+        cur.dbuf = held;
+        held = undefined;
+        cur.length = want.length;
       }
       for (const cur of vb.planes) {
         if (cur.dbufMapped) continue;
@@ -485,7 +485,7 @@ export class Vb2Queue {
         const cur = vb.planes[p]!;
         cur.bytesused = planes[p]!.bytesused;
         cur.length = planes[p]!.length;
-        cur.m = { fd: planes[p]!.m.fd! };
+        cur.m.fd = planes[p]!.m.fd!;
         cur.dataOffset = planes[p]!.dataOffset;
       }
       if (reacquired) this.ops.bufInit?.(vb);
@@ -496,7 +496,8 @@ export class Vb2Queue {
         throw e;
       }
     } catch (e) {
-      for (const d of got) if (d) dmaBufPut(d);
+      // Any error releases every plane of the buffer: the next QBUF starts from scratch.
+      if (held) dmaBufPut(held);
       this.dmabufPutAll(vb);
       throw e;
     }
@@ -511,8 +512,8 @@ export class Vb2Queue {
       const cur = vb.planes[p]!;
       const want = planes[p]!;
       if (cur.memPriv !== undefined && cur.m.userptr === want.m.userptr && cur.length === want.length) continue;
-      check(want.m.userptr instanceof Uint8Array, "EFAULT", call, `plane ${p}: userptr is not user memory`);
-      check(want.length >= cur.minLength, "EINVAL", call, `provided buffer size ${want.length} is less than setup size ${cur.minLength} for plane ${p}`);
+      if (!(want.m.userptr instanceof Uint8Array)) throw new Errno("EFAULT", call, `plane ${p}: userptr is not user memory`);
+      if (!(want.length >= cur.minLength)) throw new Errno("EINVAL", call, `provided buffer size ${want.length} is less than setup size ${cur.minLength} for plane ${p}`);
       if (!reacquired) {
         reacquired = true;
         vb.copiedTimestamp = false;
@@ -561,7 +562,7 @@ export class Vb2Queue {
   /** vb2_core_prepare_buf() */
   prepareBuf<U>(index: number, pb: U): void {
     const vb = this.bufs[index]!;
-    check(vb.state === VB2_BUF_STATE_DEQUEUED, "EINVAL", "VIDIOC_PREPARE_BUF", `invalid buffer state ${stateName(vb.state)}`);
+    if (!(vb.state === VB2_BUF_STATE_DEQUEUED)) throw new Errno("EINVAL", "VIDIOC_PREPARE_BUF", `invalid buffer state ${stateName(vb.state)}`);
     check(!vb.prepared, "EINVAL", "VIDIOC_PREPARE_BUF", "buffer already prepared");
     this.bufPrepare(vb);
     this.bufOps.fillUserBuffer(vb, pb);
@@ -570,7 +571,7 @@ export class Vb2Queue {
   /** vb2_core_qbuf() */
   qbuf<U>(index: number, pb: U): void {
     const vb = this.bufs[index]!;
-    check(vb.state === VB2_BUF_STATE_DEQUEUED, "EINVAL", "VIDIOC_QBUF", `invalid buffer state ${stateName(vb.state)}`);
+    if (!(vb.state === VB2_BUF_STATE_DEQUEUED)) throw new Errno("EINVAL", "VIDIOC_QBUF", `invalid buffer state ${stateName(vb.state)}`);
     if (!vb.prepared) this.bufPrepare(vb);
     this.queuedList.push(vb);
     this.waitingForBuffers = false;
@@ -636,16 +637,24 @@ export class Vb2Queue {
     this.doneWq.wake();
   }
 
-  /** __vb2_wait_for_done_vb() */
-  private async waitForDone(nonblocking: boolean): Promise<void> {
+  /**
+   * The checks of __vb2_wait_for_done_vb(), in its order: true when a done buffer can be taken now,
+   * false when the caller has to sleep.
+   */
+  private dqbufReady(nonblocking: boolean): boolean {
     const call = "VIDIOC_DQBUF";
-    for (;;) {
-      check(!this.waitingInDqbuf, "EBUSY", call, "another dup()ped fd is waiting for a buffer");
-      check(this.streaming, "EINVAL", call, "streaming off, will not wait for buffers");
-      check(!this.error, "EIO", call, "queue in error state, will not wait for buffers");
-      check(!this.lastBufferDequeued, "EPIPE", call, "last buffer dequeued already, will not wait for buffers");
-      if (this.doneList.length > 0) return;
-      check(!nonblocking, "EAGAIN", call, "nonblocking and no buffers to dequeue, will not wait");
+    if (this.waitingInDqbuf) throw new Errno("EBUSY", call, "another dup()ped fd is waiting for a buffer");
+    if (!this.streaming) throw new Errno("EINVAL", call, "streaming off, will not wait for buffers");
+    if (this.error) throw new Errno("EIO", call, "queue in error state, will not wait for buffers");
+    if (this.lastBufferDequeued) throw new Errno("EPIPE", call, "last buffer dequeued already, will not wait for buffers");
+    if (this.doneList.length > 0) return true;
+    if (nonblocking) throw new Errno("EAGAIN", call, "nonblocking and no buffers to dequeue, will not wait");
+    return false;
+  }
+
+  /** __vb2_wait_for_done_vb(): sleeps (in virtual time) until a buffer is done or streaming stops. */
+  private async waitForDone(nonblocking: boolean): Promise<void> {
+    while (!this.dqbufReady(nonblocking)) {
       this.waitingInDqbuf = true;
       try {
         await this.doneWq.waitEvent(this.kernel.clock, () => this.doneList.length > 0 || !this.streaming || this.error);
@@ -655,9 +664,16 @@ export class Vb2Queue {
     }
   }
 
-  /** vb2_core_dqbuf(): returns the dequeued buffer after filling `pb`. */
-  async dqbuf<U>(pb: U, nonblocking: boolean): Promise<Vb2Buffer> {
-    await this.waitForDone(nonblocking);
+  /**
+   * vb2_core_dqbuf(): fills `pb` and returns the dequeued buffer; synchronous when a buffer is
+   * already done, a Promise when the caller has to sleep.
+   */
+  dqbuf<U>(pb: U, nonblocking: boolean): Vb2Buffer | Promise<Vb2Buffer> {
+    if (this.dqbufReady(nonblocking)) return this.takeDone(pb);
+    return this.waitForDone(nonblocking).then(() => this.takeDone(pb));
+  }
+
+  private takeDone<U>(pb: U): Vb2Buffer {
     const vb = this.doneList[0]!;
     // The planes array is checked before the buffer leaves the done list.
     this.bufOps.verifyPlanesArray(vb, pb);
@@ -678,7 +694,7 @@ export class Vb2Queue {
     const call = "VIDIOC_STREAMON";
     if (this.streaming) return;
     check(this.numBuffers > 0, "EINVAL", call, "no buffers have been allocated");
-    check(this.numBuffers >= this.minQueuedBuffers, "EINVAL", call, `need at least ${this.minQueuedBuffers} allocated buffers`);
+    if (!(this.numBuffers >= this.minQueuedBuffers)) throw new Errno("EINVAL", call, `need at least ${this.minQueuedBuffers} allocated buffers`);
     if (this.queuedCount >= this.minQueuedBuffers) this.startStreaming();
     this.streaming = true;
   }
@@ -728,8 +744,8 @@ export class Vb2Queue {
     check(this.memory === V4L2_MEMORY_MMAP, "EINVAL", call, "queue is not currently set up for mmap");
     check(type === this.type, "EINVAL", call, "invalid buffer type");
     const vb = this.getBuffer(index);
-    check(vb, "EINVAL", call, `buffer index ${index} out of range`);
-    check(Number.isInteger(plane) && plane >= 0 && plane < vb.numPlanes, "EINVAL", call, `buffer plane ${plane} out of range`);
+    if (!(vb)) throw new Errno("EINVAL", call, `buffer index ${index} out of range`);
+    if (!(Number.isInteger(plane) && plane >= 0 && plane < vb.numPlanes)) throw new Errno("EINVAL", call, `buffer plane ${plane} out of range`);
     return this.memOps.getDmabuf(vb, vb.planes[plane]!.memPriv, flags);
   }
 
@@ -744,9 +760,9 @@ export class Vb2Queue {
     const index = off >>> (PAGE_SHIFT + PLANE_INDEX_BITS);
     const plane = (off >>> PAGE_SHIFT) & ((1 << PLANE_INDEX_BITS) - 1);
     const vb = this.getBuffer(index);
-    check(vb && plane < vb.numPlanes && vb.planes[plane]!.m.offset === off, "EINVAL", call, `no buffer plane at offset 0x${off.toString(16)}`);
+    if (!(vb && plane < vb.numPlanes && vb.planes[plane]!.m.offset === off)) throw new Errno("EINVAL", call, `no buffer plane at offset 0x${off.toString(16)}`);
     const size = Math.ceil(vb.planes[plane]!.length / PAGE_SIZE) * PAGE_SIZE;
-    check(vma.length <= size, "EINVAL", call, `MMAP invalid, as it would overflow buffer length (${vma.length} > ${size})`);
+    if (!(vma.length <= size)) throw new Errno("EINVAL", call, `MMAP invalid, as it would overflow buffer length (${vma.length} > ${size})`);
     this.memOps.mmap(vb.planes[plane]!.memPriv, vma);
   }
 
@@ -770,6 +786,7 @@ export class Vb2Queue {
 
   /** include/trace/events/vb2.h: vb2_qbuf, vb2_dqbuf, vb2_buf_queue, vb2_buf_done. */
   private trace(event: string, vb: Vb2Buffer): void {
+    if (!this.kernel.trace.on) return;
     this.kernel.trace.emit(event, {
       owner: this.owner === undefined ? 0 : 1,
       queued_count: this.queuedCount,

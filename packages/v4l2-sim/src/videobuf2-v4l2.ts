@@ -33,7 +33,7 @@ function verifyPlanesArray(vb: Vb2Buffer, b: v4l2_buffer): void {
   if (!V4L2_TYPE_IS_MULTIPLANAR(b.type)) return;
   check(Array.isArray(b.m?.planes), "EINVAL", "VIDIOC_QBUF", "multi-planar buffer passed but planes array not provided");
   const n = b.length ?? 0;
-  check(n >= vb.numPlanes && n <= VIDEO_MAX_PLANES && b.m!.planes!.length >= vb.numPlanes, "EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
+  if (!(n >= vb.numPlanes && n <= VIDEO_MAX_PLANES)) throw new Errno("EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
 }
 
 /** __fill_v4l2_buffer(): copy_to_user of the buffer state. */
@@ -45,8 +45,12 @@ function fillUserBuffer(vb: Vb2Buffer, b: v4l2_buffer): void {
   b.bytesused = 0;
   b.flags = vb.flags;
   b.field = vb.field;
-  b.timestamp = { tv_sec: Math.floor(vb.timestamp / 1e9), tv_usec: Math.floor((vb.timestamp % 1e9) / NSEC_PER_USEC) };
-  b.timecode = vb.timecode ?? { type: 0, flags: 0, frames: 0, seconds: 0, minutes: 0, hours: 0, userbits: [0, 0, 0, 0] };
+  // The user's structs are written in place (copy_to_user), not replaced.
+  const ts = (b.timestamp ??= { tv_sec: 0, tv_usec: 0 });
+  ts.tv_sec = Math.floor(vb.timestamp / 1e9);
+  ts.tv_usec = Math.floor((vb.timestamp % 1e9) / NSEC_PER_USEC);
+  if (vb.timecode) b.timecode = vb.timecode;
+  else if (!b.timecode) b.timecode = { type: 0, flags: 0, frames: 0, seconds: 0, minutes: 0, hours: 0, userbits: [0, 0, 0, 0] };
   b.sequence = vb.sequence;
   b.reserved2 = 0;
   b.request_fd = 0;
@@ -124,17 +128,19 @@ function verifyLength(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
       const up = b.m!.planes![p]!;
       const length = userLen ? up.length : vb.planes[p]!.length;
       const bytesused = up.bytesused ? up.bytesused : length;
-      check(up.bytesused <= length, "EINVAL", call, `plane ${p}: bytesused ${up.bytesused} > length ${length}`);
-      check(!(up.data_offset > 0 && up.data_offset >= bytesused), "EINVAL", call, `plane ${p}: data_offset ${up.data_offset} >= bytesused ${bytesused}`);
+      if (!(up.bytesused <= length)) throw new Errno("EINVAL", call, `plane ${p}: bytesused ${up.bytesused} > length ${length}`);
+      if (up.data_offset > 0 && up.data_offset >= bytesused) throw new Errno("EINVAL", call, `plane ${p}: data_offset ${up.data_offset} >= bytesused ${bytesused}`);
     }
   } else {
     const length = userLen ? (b.length ?? 0) : vb.planes[0]!.length;
-    check((b.bytesused ?? 0) <= length, "EINVAL", call, `bytesused ${b.bytesused} > length ${length}`);
+    if (!((b.bytesused ?? 0) <= length)) throw new Errno("EINVAL", call, `bytesused ${b.bytesused} > length ${length}`);
   }
 }
 
 /** vb2_fill_vb2_v4l2_buffer(): what userspace gave, stored until the buffer is prepared. */
 function fillVb2Buffer(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
+  // copy_from_user of the planes array: entries the user did not provide are unreadable memory.
+  if (V4L2_TYPE_IS_MULTIPLANAR(b.type)) check(b.m!.planes!.length >= vb.numPlanes, "EFAULT", call, `planes array holds ${b.m!.planes!.length} of ${vb.numPlanes} entries`);
   verifyLength(vb, b, call);
   const q = vb.queue;
   check(!(q.isOutput && b.field === V4L2_FIELD_ALTERNATE), "EINVAL", call, "V4L2_FIELD_ALTERNATE cannot be used in output");
@@ -146,7 +152,7 @@ function fillVb2Buffer(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
       dst.m = { userptr: (up ? up.m.userptr : b.m?.userptr) as UserPtr };
       dst.length = up ? up.length : (b.length ?? 0);
     } else if (b.memory === V4L2_MEMORY_DMABUF) {
-      dst.m = { fd: (up ? up.m.fd : b.m?.fd) ?? -1 };
+      dst.m.fd = (up ? up.m.fd : b.m?.fd) ?? -1;
       dst.length = up ? up.length : (b.length ?? 0);
     } else {
       dst.m = { offset: vb.planes[p]!.m.offset! };
@@ -168,10 +174,10 @@ function fillVb2Buffer(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
 
 /** vb2_queue_or_prepare_buf(): checks shared by QBUF and PREPARE_BUF, then the user data copy. */
 function queueOrPrepareBuf(q: Vb2Queue, b: v4l2_buffer, call: string): Vb2Buffer {
-  check(b.type === q.type, "EINVAL", call, `wrong buffer type ${b.type}`);
+  if (!(b.type === q.type)) throw new Errno("EINVAL", call, `wrong buffer type ${b.type}`);
   const vb = q.getBuffer(b.index);
-  check(vb, "EINVAL", call, `buffer index ${b.index} out of range`);
-  check(b.memory === q.memory, "EINVAL", call, `invalid memory type ${b.memory}`);
+  if (!(vb)) throw new Errno("EINVAL", call, `buffer index ${b.index} out of range`);
+  if (!(b.memory === q.memory)) throw new Errno("EINVAL", call, `invalid memory type ${b.memory}`);
   verifyPlanesArray(vb, b);
   if (!vb.prepared) {
     // set_buffer_cache_hints(): only MMAP queues with cache hints honour NO_CACHE_*; DMABUF never syncs.
@@ -243,7 +249,7 @@ export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
 export function vb2Querybuf(q: Vb2Queue, b: v4l2_buffer): void {
   check(b.type === q.type, "EINVAL", "VIDIOC_QUERYBUF", "wrong buffer type");
   const vb = q.getBuffer(b.index);
-  check(vb, "EINVAL", "VIDIOC_QUERYBUF", `buffer index ${b.index} out of range`);
+  if (!(vb)) throw new Errno("EINVAL", "VIDIOC_QUERYBUF", `buffer index ${b.index} out of range`);
   verifyPlanesArray(vb, b);
   fillUserBuffer(vb, b);
 }
@@ -260,10 +266,15 @@ export function vb2Qbuf(q: Vb2Queue, b: v4l2_buffer): void {
   q.qbuf(vb.index, b);
 }
 
-/** vb2_dqbuf() */
-export async function vb2Dqbuf(q: Vb2Queue, b: v4l2_buffer, nonblocking: boolean): Promise<void> {
+/** vb2_dqbuf(): synchronous when a buffer is already done, else a Promise. */
+export function vb2Dqbuf(q: Vb2Queue, b: v4l2_buffer, nonblocking: boolean): void | Promise<void> {
   check(b.type === q.type, "EINVAL", "VIDIOC_DQBUF", "invalid buffer type");
-  await q.dqbuf(b, nonblocking);
+  const r = q.dqbuf(b, nonblocking);
+  if (r instanceof Promise) return r.then(() => afterDqbuf(q, b));
+  afterDqbuf(q, b);
+}
+
+function afterDqbuf(q: Vb2Queue, b: v4l2_buffer): void {
   // A capture buffer flagged LAST ends the stream: later DQBUFs get EPIPE.
   if (!q.isOutput && b.flags! & V4L2_BUF_FLAG_DONE && b.flags! & V4L2_BUF_FLAG_LAST) q.lastBufferDequeued = true;
   // After DQBUF the DONE flag must be cleared.
@@ -272,7 +283,7 @@ export async function vb2Dqbuf(q: Vb2Queue, b: v4l2_buffer, nonblocking: boolean
 
 /** vb2_expbuf(): installs the new dma-buf's fd in the caller. */
 export function vb2Expbuf(q: Vb2Queue, eb: v4l2_exportbuffer): void {
-  check(!(eb.flags & ~(O_CLOEXEC | O_ACCMODE)), "EINVAL", "VIDIOC_EXPBUF", `invalid flags 0x${eb.flags.toString(16)}`);
+  if (eb.flags & ~(O_CLOEXEC | O_ACCMODE)) throw new Errno("EINVAL", "VIDIOC_EXPBUF", `invalid flags 0x${eb.flags.toString(16)}`);
   const dbuf = q.expbuf(eb.type, eb.index, eb.plane, eb.flags & O_ACCMODE);
   eb.fd = dmaBufFd(dbuf, eb.flags & ~O_ACCMODE);
 }

@@ -20,8 +20,8 @@ function render(format: number, n: number, setup?: (t: Tpg) => void, strides?: n
   const planes = sizes.filter((s) => s > 0).map((s) => new Uint8Array(s));
   let writes = 0;
   const sink: FrameSink = {
-    writeRows: (p, l, fill) => {
-      for (let y = 0; y < l.rows; y++, writes++) fill(planes[p]!.subarray(l.offset + y * l.stride, l.offset + y * l.stride + l.rowBytes), y);
+    writeRows: (p, l, row) => {
+      for (let y = 0; y < l.rows; y++, writes++) planes[p]!.set(row(y), l.offset + y * l.stride);
     },
   };
   const tpg = new Tpg();

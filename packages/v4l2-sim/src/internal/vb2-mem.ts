@@ -46,6 +46,7 @@ export class Vb2MemBuf {
       pages.free();
       throw e;
     }
+    mm.kernel.objects.register("vb2 buffer", this, () => `${dev.name}: ${size} bytes, ${this.refs} reference(s)`, "vb2 alloc");
   }
 
   get(): void {
@@ -57,6 +58,7 @@ export class Vb2MemBuf {
     if (--this.refs > 0) return;
     this.mm.dmaUnmapSgtable(this.dev, this.devSgt, this.dir, DMA_ATTR_SKIP_CPU_SYNC);
     this.pages.free();
+    this.mm.kernel.objects.unregister(this);
   }
 
   /** vb2_dc_mmap(): the whole buffer from its start (vb2 clears vm_pgoff); the vma holds a reference. */
