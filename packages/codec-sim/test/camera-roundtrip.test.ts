@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, MAP_SHARED, PROT_READ, assertNoLeaks, type Kernel,
-  type Process,
+  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ,
+  assertNoLeaks, type Kernel, type Process,
 } from "@dmabuf/core";
+import { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
 import {
-  V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
+  V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
   VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, readFrameCounter, type v4l2_buffer, type v4l2_event,
 } from "@dmabuf/v4l2-sim";
 import { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION, psnr } from "../src/index.js";
@@ -44,7 +45,7 @@ async function qbufDmabuf(p: Process, fd: number, type: number, index: number, d
 }
 
 describe("camera -> encoder -> decoder through dma-bufs", () => {
-  it(`encodes ${FRAMES} vivid frames imported as dma-bufs and decodes them into exported dma-bufs: every frame above ${PSNR_THRESHOLD_DB} dB with its burned-in counter intact`, async () => {
+  it(`encodes ${FRAMES} vivid frames imported as dma-bufs and decodes them into dma-heap buffers: every frame above ${PSNR_THRESHOLD_DB} dB with its burned-in counter intact`, async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("pipeline");
 
@@ -75,8 +76,8 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
     await streamon(p, cam, CAP);
     await streamon(p, enc, OUT, CAP);
 
-    let decMaps: { fd: number; map: ReturnType<Process["mmap"]> }[] = [];
-    let decBpl = 0;
+    const decMaps: { fd: number; map: ReturnType<Process["mmap"]> }[] = [];
+    let decBpl = 0, decSize = 0;
     for (let n = 0; n < FRAMES; n++) {
       const frame = await dqbuf(p, cam, CAP);
       const original = camMaps[frame.index]!.read(0, camFmt.bytesperline * H);
@@ -98,14 +99,21 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
         const decFmt = (await sFmt(p, dec, CAP, V4L2_PIX_FMT_NV12, 0, 0)).fmt.pix!;
         expect(decFmt).toMatchObject({ width: W, height: CODED_H, bytesperline: 640 });
         decBpl = decFmt.bytesperline;
-        await p.ioctl(dec, VIDIOC_REQBUFS, { count: N, type: CAP, memory: V4L2_MEMORY_MMAP });
-        const fds = await expbufAll(p, dec, CAP, N);
-        // The display side maps the exported dma-bufs, not the V4L2 buffers.
-        decMaps = fds.map((fd) => ({ fd, map: p.mmap(null, decFmt.sizeimage, PROT_READ, MAP_SHARED, fd, 0) }));
-        for (let i = 0; i < N; i++) await qbuf(p, dec, CAP, i);
+        // Frames for the display come from a central allocator (dma-heap, as on Android/ChromeOS) and
+        // are imported by the decoder; the display (drm-sim, not on main yet) would import the same fds.
+        const heap = p.open("/dev/dma_heap/system", O_RDWR);
+        decSize = decFmt.sizeimage;
+        for (let i = 0; i < N; i++) {
+          const alloc: DmaHeapAllocationData = { len: decSize, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+          await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, alloc);
+          decMaps.push({ fd: alloc.fd, map: p.mmap(null, decSize, PROT_READ, MAP_SHARED, alloc.fd, 0) });
+        }
+        p.close(heap);
+        await p.ioctl(dec, VIDIOC_REQBUFS, { count: N, type: CAP, memory: V4L2_MEMORY_DMABUF });
+        for (let i = 0; i < N; i++) await qbufDmabuf(p, dec, CAP, i, decMaps[i]!.fd, decSize, 0);
         await streamon(p, dec, CAP);
       }
-      const decoded = await dqbuf(p, dec, CAP);
+      const decoded = await dqbuf(p, dec, CAP, V4L2_MEMORY_DMABUF);
       const consumed = await dqbuf(p, dec, OUT, V4L2_MEMORY_DMABUF);
       await qbuf(p, enc, CAP, consumed.index);
       expect(decoded.timestamp).toEqual(frame.timestamp);
@@ -116,7 +124,7 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
       await p.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ });
       expect(psnr(original, camFmt.bytesperline, luma, decBpl, W, H)).toBeGreaterThan(PSNR_THRESHOLD_DB);
       expect(readFrameCounter(luma, V4L2_PIX_FMT_NV12, decBpl)).toBe(counter);
-      await qbuf(p, dec, CAP, decoded.index);
+      await qbufDmabuf(p, dec, CAP, decoded.index, fd, decSize, 0);
     }
     expect(kernel.trace.events("codec_job_finish").filter((e) => e.args.status === 0)).toHaveLength(2 * FRAMES);
   });
