@@ -4,14 +4,13 @@
  * compressed formats and the JPEG quality control. Names and values are Linux's.
  */
 import { _IOWR } from "@dmabuf/core";
-
-const fourcc = (s: string): number => (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
+import { v4l2_fourcc } from "@dmabuf/v4l2-sim";
 
 /* Compressed formats */
 /** JFIF JPEG, one picture per buffer. */
-export const V4L2_PIX_FMT_JPEG = fourcc("JPEG");
+export const V4L2_PIX_FMT_JPEG = v4l2_fourcc("J", "P", "E", "G");
 /** Motion-JPEG: the same bitstream, one JPEG per buffer. */
-export const V4L2_PIX_FMT_MJPEG = fourcc("MJPG");
+export const V4L2_PIX_FMT_MJPEG = v4l2_fourcc("M", "J", "P", "G");
 
 /** enum v4l2_colorspace: V4L2_COLORSPACE_JPEG (sRGB primaries, full-range BT.601 Y'CbCr, as JFIF). */
 export const V4L2_COLORSPACE_JPEG = 7;

@@ -1,7 +1,7 @@
 import { sharpJpegBackend, type JpegBackend, type RgbImage } from "./jpeg-backend.js";
 import { nv12RowToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
 import { parseJpegHeader, type JpegHeader } from "./internal/jpeg-header.js";
-import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "./internal/fourcc.js";
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "@dmabuf/v4l2-sim";
 
 /** A plane laid out in rows: `rowBytes` of data every `stride` bytes, from `offset` (as mm's RowLayout). */
 export interface PlaneRows {
@@ -45,6 +45,13 @@ export interface RawFrameLayout {
   readonly chromaOffset: number;
 }
 
+/** Bytes per pixel of plane 0 (luma for NV12) and frame size over bytesperline x lines, per raw format. */
+export const RAW_LAYOUT: ReadonlyMap<number, { readonly bpp: number; readonly num: number; readonly den: number }> = new Map([
+  [V4L2_PIX_FMT_NV12, { bpp: 1, num: 3, den: 2 }],
+  [V4L2_PIX_FMT_YUYV, { bpp: 2, num: 1, den: 1 }],
+  [V4L2_PIX_FMT_XBGR32, { bpp: 4, num: 1, den: 1 }],
+]);
+
 /** Raw formats the codec core reads (encoder OUTPUT). */
 export const RAW_ENCODE_FORMATS: readonly number[] = [V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_XBGR32];
 /** Raw formats the codec core writes (decoder CAPTURE); the first is the default. */
@@ -76,7 +83,7 @@ export function jobTimeNs(cost: CodecCostModel, width: number, height: number, b
 /** Bytes the picture occupies in its buffer (what the device reads or writes). */
 export function rawFrameBytes(l: RawFrameLayout): number {
   if (l.pixelformat === V4L2_PIX_FMT_NV12) return l.chromaOffset + (Math.ceil(l.height / 2) - 1) * l.bytesperline + Math.ceil(l.width / 2) * 2;
-  return (l.height - 1) * l.bytesperline + l.width * (l.pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4);
+  return (l.height - 1) * l.bytesperline + l.width * RAW_LAYOUT.get(l.pixelformat)!.bpp;
 }
 
 /** Reads a JPEG's frame header (size, components) without decoding it; null if it is not a JPEG. */
@@ -109,7 +116,7 @@ export class JpegCodec {
     const ch = this.backend.channels;
     // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
     const rgb = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
-    const bpp = pixelformat === V4L2_PIX_FMT_NV12 ? 1 : pixelformat === V4L2_PIX_FMT_YUYV ? 2 : 4;
+    const { bpp } = RAW_LAYOUT.get(pixelformat)!;
     const row = src.readRows({ offset: 0, stride, rowBytes: width * bpp, rows: height });
     if (pixelformat === V4L2_PIX_FMT_NV12) {
       const chroma = src.readRows({ offset: layout.chromaOffset, stride, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) });

@@ -27,7 +27,9 @@ import {
   VIDIOC_S_SELECTION, VIDIOC_TRY_DECODER_CMD, VIDIOC_TRY_ENCODER_CMD, type v4l2_decoder_cmd, type v4l2_encoder_cmd,
   type v4l2_selection,
 } from "./codec-uapi.js";
-import { JpegCodec, jobTimeNs, probeJpeg, type CodecCostModel, type RawFrameLayout } from "./jpeg-codec.js";
+import {
+  JpegCodec, RAW_DECODE_FORMATS, RAW_ENCODE_FORMATS, RAW_LAYOUT, jobTimeNs, probeJpeg, type CodecCostModel, type RawFrameLayout,
+} from "./jpeg-codec.js";
 import type { JpegBackend } from "./jpeg-backend.js";
 import { M2mCodecState, bufCopyMetadata } from "./internal/m2m-codec-state.js";
 import { planeAccess } from "./internal/plane-access.js";
@@ -50,14 +52,6 @@ interface QueueData {
   sequence: number;
 }
 
-/** Bytes per pixel of plane 0 and the whole-frame size factor of the raw formats. */
-const RAW_LAYOUT: ReadonlyMap<number, { bpp: number; num: number; den: number }> = new Map([
-  [V4L2_PIX_FMT_NV12, { bpp: 1, num: 3, den: 2 }],
-  [V4L2_PIX_FMT_YUYV, { bpp: 2, num: 1, den: 1 }],
-  [V4L2_PIX_FMT_XBGR32, { bpp: 4, num: 1, den: 1 }],
-]);
-const ENC_RAW_FORMATS = [V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_XBGR32];
-const DEC_RAW_FORMATS = [V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32];
 const CODED_FORMATS = [V4L2_PIX_FMT_JPEG, V4L2_PIX_FMT_MJPEG];
 const FORMAT_NAMES: ReadonlyMap<number, string> = new Map([
   [V4L2_PIX_FMT_NV12, "Y/UV 4:2:0"],
@@ -195,11 +189,10 @@ export class JpegCtx {
   ) {
     const d = device;
     const [w, h] = d.codedSize(DEFAULT_WIDTH, DEFAULT_HEIGHT);
-    const raw = (pf: number): QueueData => ({ pixelformat: pf, width: w, height: h, ...d.rawFormat(pf, w, h), visibleWidth: DEFAULT_WIDTH, visibleHeight: DEFAULT_HEIGHT, vb2Sizeimage: 0, sequence: 0 });
+    const raw = (pf: number): QueueData => ({ pixelformat: pf, width: w, height: h, ...d.rawFormat(pf, w, h), visibleWidth: w, visibleHeight: h, vb2Sizeimage: 0, sequence: 0 });
     const coded = (): QueueData => ({ pixelformat: V4L2_PIX_FMT_JPEG, width: DEFAULT_WIDTH, height: DEFAULT_HEIGHT, bytesperline: 0, sizeimage: d.codedBufferSize(w, h), visibleWidth: DEFAULT_WIDTH, visibleHeight: DEFAULT_HEIGHT, vb2Sizeimage: 0, sequence: 0 });
     this.out = d.role === "encoder" ? raw(V4L2_PIX_FMT_NV12) : coded();
     this.cap = d.role === "encoder" ? coded() : raw(V4L2_PIX_FMT_NV12);
-    if (d.role === "encoder") Object.assign(this.out, { visibleWidth: w, visibleHeight: h });
     const queue = (type: number) =>
       vb2QueueInit(new Vb2Queue(d.kernel, {
         type, ioModes: VB2_MMAP | VB2_DMABUF, ops: this.vb2Ops, memOps: vb2DmaContigMemOps, dev: d.dev, drvPriv: this,
@@ -249,7 +242,7 @@ export class JpegCtx {
     const rawSide = this.isEncoder === V4L2_TYPE_IS_OUTPUT(f.type);
     pix.field = V4L2_FIELD_NONE;
     if (rawSide) {
-      const allowed = this.isEncoder ? ENC_RAW_FORMATS : DEC_RAW_FORMATS;
+      const allowed = this.isEncoder ? RAW_ENCODE_FORMATS : RAW_DECODE_FORMATS;
       if (!allowed.includes(pix.pixelformat)) pix.pixelformat = this.qdata(f.type).pixelformat;
       // Decoder CAPTURE: the size comes from the stream, not from the client.
       const [w, h] = this.isEncoder ? d.codedSize(pix.width, pix.height) : [this.cap.width, this.cap.height];
@@ -573,7 +566,7 @@ const jpegIoctlOps: V4l2IoctlOps = {
   vidioc_enum_fmt(fh, f: v4l2_fmtdesc) {
     const ctx = ctxOf(fh);
     const rawSide = ctx.isEncoder === V4L2_TYPE_IS_OUTPUT(f.type);
-    const list = rawSide ? (ctx.isEncoder ? ENC_RAW_FORMATS : DEC_RAW_FORMATS) : ctx.isEncoder ? [V4L2_PIX_FMT_JPEG] : CODED_FORMATS;
+    const list = rawSide ? (ctx.isEncoder ? RAW_ENCODE_FORMATS : RAW_DECODE_FORMATS) : ctx.isEncoder ? [V4L2_PIX_FMT_JPEG] : CODED_FORMATS;
     const pf = list[f.index];
     check(pf !== undefined, "EINVAL", "VIDIOC_ENUM_FMT", `index ${f.index} out of range`);
     f.pixelformat = pf;
@@ -585,7 +578,7 @@ const jpegIoctlOps: V4l2IoctlOps = {
   vidioc_s_fmt: (fh, f) => ctxOf(fh).sFmt(f),
   vidioc_enum_framesizes(fh, fs: v4l2_frmsizeenum) {
     const ctx = ctxOf(fh);
-    const known = [...(ctx.isEncoder ? ENC_RAW_FORMATS : DEC_RAW_FORMATS), ...CODED_FORMATS];
+    const known = [...(ctx.isEncoder ? RAW_ENCODE_FORMATS : RAW_DECODE_FORMATS), ...CODED_FORMATS];
     check(known.includes(fs.pixel_format) && fs.index === 0, "EINVAL", "VIDIOC_ENUM_FRAMESIZES", "unknown format or index");
     const c = ctx.device.constraints;
     fs.type = V4L2_FRMSIZE_TYPE_STEPWISE;

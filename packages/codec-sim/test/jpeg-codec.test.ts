@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import sharp from "sharp";
 import { JpegCodec, probeJpeg, psnr, jobTimeNs, ENCODER_COST, rawFrameBytes } from "../src/index.js";
-import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "../src/internal/fourcc.js";
+import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "@dmabuf/v4l2-sim";
 import { heapAccess, nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240, BPL = 320, BH = 240;
