@@ -9,14 +9,14 @@
 import { Errno, check, type Device, type Kernel, type Timer } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_TYPE_VIDEO_CAPTURE,
-  V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE,
+  V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_CAP_STREAMING, V4L2_CAP_TIMEPERFRAME, V4L2_CAP_VIDEO_M2M, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE,
   V4L2_CID_MIN_BUFFERS_FOR_OUTPUT, V4L2_COLORSPACE_SMPTE170M, V4L2_CTRL_FLAG_READ_ONLY, V4L2_CTRL_TYPE_INTEGER,
   V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_EVENT_SRC_CH_RESOLUTION, V4L2_FIELD_ANY, V4L2_FIELD_NONE,
   V4L2_FRMSIZE_TYPE_STEPWISE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV, V4L2_TYPE_IS_OUTPUT, VB2_BUF_STATE_DONE,
   VB2_BUF_STATE_ERROR, VB2_DMABUF, VB2_MMAP, V4l2CtrlHandler, V4l2M2mCtx, V4l2M2mDev, Vb2Queue, VideoDevice, fourccToString,
   v4l2M2mFileHooks, v4l2M2mIoctlOps, v4l2M2mJobFinish, vb2DmaContigMemOps, vb2QueueInit, type V4l2Fh, type V4l2IoctlOps,
   type Vb2Buffer, type Vb2BufferState, type Vb2Ops, type v4l2_buffer, type v4l2_capability, type v4l2_event_subscription,
-  type v4l2_fmtdesc, type v4l2_format, type v4l2_frmsizeenum,
+  type v4l2_fmtdesc, type v4l2_format, type v4l2_fract, type v4l2_frmsizeenum, type v4l2_streamparm,
 } from "@dmabuf/v4l2-sim";
 import { alignUp, codecConstraints, type CodecConstraints } from "./codec-constraints.js";
 import {
@@ -175,6 +175,8 @@ export class JpegCtx {
   readonly state: M2mCodecState;
   readonly out: QueueData;
   readonly cap: QueueData;
+  /** Encoder: raw (OUTPUT) and coded (CAPTURE) frame intervals, S_PARM. */
+  private intervals = { out: { numerator: 1, denominator: 30 }, cap: { numerator: 1, denominator: 30 } };
   /** Encoder: the CAPTURE sizeimage the client asked for (S_FMT), kept across OUTPUT format changes. */
   private requestedCodedSize = 0;
   /** Decoder: the first SOURCE_CHANGE of this stream was sent (buf_queue parsed the headers). */
@@ -326,6 +328,16 @@ export class JpegCtx {
     this.out.visibleHeight = s.r.height;
     this.cap.width = s.r.width;
     this.cap.height = s.r.height;
+  }
+
+  interval(type: number): v4l2_fract {
+    return V4L2_TYPE_IS_OUTPUT(type) ? this.intervals.out : this.intervals.cap;
+  }
+
+  /** S_PARM(OUTPUT) also sets the coded frame interval (dev-encoder.rst step 4); S_PARM(CAPTURE) only that. */
+  setInterval(type: number, interval: v4l2_fract): void {
+    if (V4L2_TYPE_IS_OUTPUT(type)) this.intervals.out = interval;
+    this.intervals.cap = interval;
   }
 
   /* ------------------------------------------------------------------ commands */
@@ -576,6 +588,23 @@ const jpegIoctlOps: V4l2IoctlOps = {
   vidioc_g_fmt: (fh, f) => ctxOf(fh).gFmt(f),
   vidioc_try_fmt: (fh, f) => ctxOf(fh).tryFmt(f),
   vidioc_s_fmt: (fh, f) => ctxOf(fh).sFmt(f),
+  /** Encoder only: the frame interval (dev-encoder.rst Initialization 4-5); S_PARM(OUTPUT) sets both queues'. */
+  vidioc_g_parm(fh, sp: v4l2_streamparm) {
+    const ctx = ctxOf(fh);
+    if (!ctx.isEncoder) throw new Errno("ENOTTY", "VIDIOC_G_PARM", "a decoder has no frame interval");
+    const interval = ctx.interval(sp.type);
+    const parm = { capability: V4L2_CAP_TIMEPERFRAME, timeperframe: { ...interval } };
+    sp.parm = V4L2_TYPE_IS_OUTPUT(sp.type) ? { output: { ...parm, outputmode: 0, extendedmode: 0, writebuffers: 0 } } : { capture: { ...parm, capturemode: 0, extendedmode: 0, readbuffers: 0 } };
+  },
+  vidioc_s_parm(fh, sp: v4l2_streamparm) {
+    const ctx = ctxOf(fh);
+    if (!ctx.isEncoder) throw new Errno("ENOTTY", "VIDIOC_S_PARM", "a decoder has no frame interval");
+    const t = (V4L2_TYPE_IS_OUTPUT(sp.type) ? sp.parm.output : sp.parm.capture)?.timeperframe;
+    // A zero fraction selects the default, as in v4l2 drivers; the hardware takes any other.
+    const interval = t && t.numerator > 0 && t.denominator > 0 ? { numerator: t.numerator, denominator: t.denominator } : { numerator: 1, denominator: 30 };
+    ctx.setInterval(sp.type, interval);
+    jpegIoctlOps.vidioc_g_parm!(fh, sp);
+  },
   vidioc_enum_framesizes(fh, fs: v4l2_frmsizeenum) {
     const ctx = ctxOf(fh);
     const known = [...(ctx.isEncoder ? RAW_ENCODE_FORMATS : RAW_DECODE_FORMATS), ...CODED_FORMATS];

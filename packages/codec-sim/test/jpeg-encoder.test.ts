@@ -4,8 +4,8 @@ import { assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/co
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
-  V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES, VIDIOC_EXPBUF, VIDIOC_QUERYCAP, VIDIOC_REQBUFS,
-  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum,
+  V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES, VIDIOC_EXPBUF, VIDIOC_G_PARM, VIDIOC_QUERYCAP, VIDIOC_REQBUFS, VIDIOC_S_PARM,
+  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum, type v4l2_streamparm,
 } from "@dmabuf/v4l2-sim";
 import {
   ENCODER_COST, V4L2_DEC_CMD_STOP, V4L2_ENC_CMD_PAUSE, V4L2_ENC_CMD_RESUME, V4L2_ENC_CMD_START, V4L2_ENC_CMD_STOP,
@@ -94,6 +94,24 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     // The constraints the placement logic reads come from the board (heightAlign 16, strideAlign 64).
     const dev = kernel.devices.find((d) => d.name === "jpeg-enc.0")!;
     expect((dev.driverData as JpegM2mDevice).constraints).toMatchObject({ heightAlign: 16, strideAlign: 64 } satisfies Partial<CodecConstraints>);
+  });
+
+  it("keeps the raw and coded frame intervals: S_PARM(OUTPUT) sets both, S_PARM(CAPTURE) only the coded one (dev-encoder.rst Initialization 4-5)", async () => {
+    kernel = await bootSoc();
+    const p = kernel.spawn("parm");
+    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const get = async (type: number) => {
+      const sp: v4l2_streamparm = { type, parm: {} };
+      await p.ioctl(fd, VIDIOC_G_PARM, sp);
+      return (sp.parm.output ?? sp.parm.capture)!.timeperframe;
+    };
+    expect(await get(OUT)).toEqual({ numerator: 1, denominator: 30 });
+    await p.ioctl(fd, VIDIOC_S_PARM, { type: OUT, parm: { output: { timeperframe: { numerator: 1, denominator: 60 } } } });
+    expect([await get(OUT), await get(CAP)]).toEqual([{ numerator: 1, denominator: 60 }, { numerator: 1, denominator: 60 }]);
+    await p.ioctl(fd, VIDIOC_S_PARM, { type: CAP, parm: { capture: { timeperframe: { numerator: 1, denominator: 24 } } } });
+    expect([await get(OUT), await get(CAP)]).toEqual([{ numerator: 1, denominator: 60 }, { numerator: 1, denominator: 24 }]);
+    const dec = p.open(await videoNode(p, "sim-jpeg-decoder"));
+    expect(await errnoOf(p.ioctl(dec, VIDIOC_G_PARM, { type: OUT, parm: {} }))).toBe("ENOTTY");
   });
 
   it("refuses format changes with EBUSY once buffers are allocated (dev-encoder.rst Commit points)", async () => {
