@@ -59,6 +59,25 @@ describe("JpegCodec (codec core, heap buffers)", () => {
     expect(Math.abs(out[64 * 32 + 16] - 128)).toBeLessThanOrEqual(1);
   });
 
+  it("decodes webcam Motion-JPEG frames that omit their Huffman tables (UVC MJPEG: the decoder uses ITU T.81 K.3's)", async () => {
+    const codec = new JpegCodec();
+    const rgb = Uint8Array.from({ length: 64 * 48 * 3 }, (_, i) => (i * 7) & 255);
+    const jpeg = new Uint8Array(await sharp(rgb, { raw: { width: 64, height: 48, channels: 3 } }).jpeg({ quality: 90, optimiseCoding: false }).toBuffer());
+    // Drop every DHT (0xFFC4) segment before the scan, as UVC cameras do.
+    const kept: Uint8Array[] = [jpeg.subarray(0, 2)];
+    let p = 2;
+    while (jpeg[p + 1] !== 0xda) {
+      const len = (jpeg[p + 2]! << 8) | jpeg[p + 3]!;
+      if (jpeg[p + 1] !== 0xc4) kept.push(jpeg.subarray(p, p + 2 + len));
+      p += 2 + len;
+    }
+    kept.push(jpeg.subarray(p));
+    const mjpeg = Buffer.concat(kept);
+    expect(mjpeg.length).toBeLessThan(jpeg.length);
+    const [a, b] = [await codec.decode(jpeg), await codec.decode(mjpeg)];
+    expect(Buffer.from(b.data).equals(Buffer.from(a.data))).toBe(true);
+  });
+
   it("rejects a corrupt stream, a size mismatch and a too-small buffer without writing anything", async () => {
     const codec = new JpegCodec();
     const out = new Uint8Array(W * H * 1.5).fill(7);
