@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import sharp from "sharp";
-import { assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/core";
+import { POLLERR, POLLIN, POLLOUT, POLLPRI, assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
@@ -181,6 +181,31 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     const resumed = await dqbuf(p, fd, CAP);
     expect(resumed.flags! & V4L2_BUF_FLAG_LAST).toBe(0);
     expect(resumed.bytesused).toBeGreaterThan(0);
+  });
+
+  it("poll() streams like DQBUF: POLLERR before streaming, POLLIN|POLLOUT when a frame is done, POLLPRI for EOS, POLLIN after the LAST buffer (V22, v4l2_m2m_poll)", async () => {
+    const { p, fd } = await encoder();
+    await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_EOS, id: 0, flags: 0 });
+    const pfd = { fd, events: POLLIN | POLLOUT | POLLPRI, revents: 0 };
+    expect(await p.poll([pfd], 0)).toBe(1);
+    expect(pfd.revents & POLLERR).toBe(POLLERR);
+    await qbuf(p, fd, CAP, 0);
+    await streamon(p, fd, OUT, CAP);
+    await qbuf(p, fd, OUT, 0);
+    // Blocks in virtual time until the job completes.
+    expect(await p.poll([pfd], -1)).toBe(1);
+    expect(pfd.revents & (POLLIN | POLLOUT)).toBe(POLLIN | POLLOUT);
+    await dqbuf(p, fd, CAP);
+    await dqbuf(p, fd, OUT);
+    await encCmd(p, fd, V4L2_ENC_CMD_STOP);
+    await qbuf(p, fd, CAP, 1);
+    await p.poll([pfd], -1);
+    expect(pfd.revents & (POLLIN | POLLPRI)).toBe(POLLIN | POLLPRI);
+    expect((await dqbuf(p, fd, CAP)).flags! & V4L2_BUF_FLAG_LAST).toBe(V4L2_BUF_FLAG_LAST);
+    // DQBUF would now give EPIPE: poll says readable so that the client finds out.
+    pfd.events = POLLIN;
+    expect(await p.poll([pfd], 0)).toBe(1);
+    expect(pfd.revents & POLLIN).toBe(POLLIN);
   });
 
   it("STOP with no OUTPUT frame pending returns the next CAPTURE buffer empty with LAST (dev-encoder.rst Drain)", async () => {
