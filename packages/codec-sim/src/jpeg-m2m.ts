@@ -60,6 +60,10 @@ const FORMAT_NAMES: ReadonlyMap<number, string> = new Map([
   [V4L2_PIX_FMT_JPEG, "JFIF JPEG"],
   [V4L2_PIX_FMT_MJPEG, "Motion-JPEG"],
 ]);
+const DECODER_VISIBLE_TARGETS = [
+  V4L2_SEL_TGT_CROP, V4L2_SEL_TGT_CROP_DEFAULT, V4L2_SEL_TGT_COMPOSE, V4L2_SEL_TGT_COMPOSE_DEFAULT, V4L2_SEL_TGT_COMPOSE_BOUNDS,
+  V4L2_SEL_TGT_COMPOSE_PADDED,
+];
 /** How much of a bitstream buffer the decoder reads to find the frame header. */
 const HEADER_PROBE_BYTES = 64 * 1024;
 /** Smallest coded buffer the driver accepts. */
@@ -88,7 +92,7 @@ interface Job {
 export interface JpegM2mOptions {
   /** The JPEG library (default: sharp / libjpeg-turbo). */
   backend?: JpegBackend;
-  /** Virtual-time cost of a job (default ENCODER_COST / DECODER_COST). */
+  /** Virtual-time cost of a job (the plugin passes ENCODER_COST / DECODER_COST unless told otherwise). */
   cost: CodecCostModel;
 }
 
@@ -302,7 +306,11 @@ export class JpegCtx {
     Object.assign(this.cap, { width: w, height: h, visibleWidth: width, visibleHeight: height }, this.device.rawFormat(this.cap.pixelformat, w, h));
   }
 
-  /** vidioc_g_selection(): encoder OUTPUT crop, decoder CAPTURE compose (vicodec's rules). */
+  /**
+   * vidioc_g_selection(): the encoder's OUTPUT crop (bounds and default: the whole frame), the
+   * decoder's CAPTURE rectangles as dev-decoder.rst states them for hardware that neither scales nor
+   * writes padding: everything is the visible rectangle except CROP_BOUNDS, the coded size.
+   */
   gSelection(s: v4l2_selection): void {
     const q = this.qdata(s.type);
     const full = { left: 0, top: 0, width: q.width, height: q.height };
@@ -311,8 +319,8 @@ export class JpegCtx {
       if (s.target === V4L2_SEL_TGT_CROP) return void (s.r = visible);
       if (s.target === V4L2_SEL_TGT_CROP_DEFAULT || s.target === V4L2_SEL_TGT_CROP_BOUNDS) return void (s.r = full);
     } else if (!this.isEncoder && s.type === V4L2_BUF_TYPE_VIDEO_CAPTURE) {
-      if (s.target === V4L2_SEL_TGT_COMPOSE || s.target === V4L2_SEL_TGT_COMPOSE_DEFAULT) return void (s.r = visible);
-      if (s.target === V4L2_SEL_TGT_COMPOSE_BOUNDS || s.target === V4L2_SEL_TGT_COMPOSE_PADDED) return void (s.r = full);
+      if (s.target === V4L2_SEL_TGT_CROP_BOUNDS) return void (s.r = full);
+      if (DECODER_VISIBLE_TARGETS.includes(s.target)) return void (s.r = visible);
     }
     throw new Errno("EINVAL", "VIDIOC_G_SELECTION", `target 0x${s.target.toString(16)} is not supported on buffer type ${s.type}`);
   }

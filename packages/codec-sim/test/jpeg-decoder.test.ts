@@ -8,7 +8,7 @@ import {
 } from "@dmabuf/v4l2-sim";
 import {
   DECODER_COST, V4L2_DEC_CMD_FLUSH, V4L2_DEC_CMD_PAUSE, V4L2_DEC_CMD_RESUME, V4L2_DEC_CMD_START, V4L2_DEC_CMD_STOP,
-  V4L2_DEC_CMD_STOP_IMMEDIATELY, V4L2_ENC_CMD_STOP, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_COMPOSE, V4L2_SEL_TGT_COMPOSE_PADDED,
+  V4L2_DEC_CMD_STOP_IMMEDIATELY, V4L2_ENC_CMD_STOP, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_COMPOSE, V4L2_SEL_TGT_COMPOSE_PADDED, V4L2_SEL_TGT_CROP_BOUNDS,
   VIDIOC_DECODER_CMD, VIDIOC_ENCODER_CMD, VIDIOC_G_SELECTION, VIDIOC_TRY_DECODER_CMD, jobTimeNs, psnr,
   type v4l2_decoder_cmd, type v4l2_selection,
 } from "../src/index.js";
@@ -82,9 +82,13 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const compose: v4l2_selection = { type: CAP, target: V4L2_SEL_TGT_COMPOSE, flags: 0, r: { left: 0, top: 0, width: 0, height: 0 } };
     await p.ioctl(fd, VIDIOC_G_SELECTION, compose);
     expect(compose.r).toEqual({ left: 0, top: 0, width: 330, height: 250 });
+    // The hardware writes no padding (COMPOSE_PADDED = COMPOSE); CROP_BOUNDS is the coded size.
     const padded = { ...compose, target: V4L2_SEL_TGT_COMPOSE_PADDED };
     await p.ioctl(fd, VIDIOC_G_SELECTION, padded);
-    expect(padded.r).toMatchObject({ width: 336, height: 256 });
+    expect(padded.r).toMatchObject({ width: 330, height: 250 });
+    const bounds = { ...compose, target: V4L2_SEL_TGT_CROP_BOUNDS };
+    await p.ioctl(fd, VIDIOC_G_SELECTION, bounds);
+    expect(bounds.r).toMatchObject({ width: 336, height: 256 });
     const cap = await dqbuf(p, fd, CAP);
     expect(cap.bytesused).toBe(fmt.sizeimage);
     expect(cap.flags! & (V4L2_BUF_FLAG_TIMESTAMP_MASK | V4L2_BUF_FLAG_KEYFRAME | V4L2_BUF_FLAG_ERROR)).toBe(V4L2_BUF_FLAG_TIMESTAMP_COPY | V4L2_BUF_FLAG_KEYFRAME);
