@@ -154,6 +154,10 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     const slice = kernel!.trace.events((r) => r.track === "jpeg-enc.0")[0]!;
     expect(slice).toMatchObject({ event: "encode", ts: start.ts, dur: finish.ts - start.ts });
     expect(kernel!.trace.ftrace()).toContain("codec_job_finish: dev=jpeg-enc.0");
+    // Perfetto: the job is a slice on a "jpeg-enc.0" thread of the "hardware" process.
+    const events = kernel!.trace.chromeTrace().traceEvents as { ph: string; name: string; tid?: number; args?: { name?: string }; dur?: number }[];
+    const track = events.find((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "jpeg-enc.0")!;
+    expect(events.find((e) => e.ph === "X" && e.name === "encode" && e.tid === track.tid)?.dur).toBe((finish.ts - start.ts) / 1000);
   });
 
   it("drains on V4L2_ENC_CMD_STOP: queued frames are encoded, the last CAPTURE buffer has LAST, then DQBUF gives EPIPE and EOS is raised; START resumes (V20, v4l2-compliance stateful end of stream)", async () => {
