@@ -15,7 +15,7 @@ export interface KernelObjectRecord {
   /** What it is now (re-evaluated at report time: size, refcount, state). */
   describe(): string;
   /** How it was created: "app[101] open(\"/dev/video0\") at 1.000000s", amended as fds are installed. */
-  origin: string;
+  readonly origin: string;
   /** Creation order, for stable reports. */
   readonly seq: number;
 }
@@ -31,8 +31,33 @@ export interface KernelObjectRecord {
  * Objects whose end the owner cannot report (a `File` is freed by its last fput) pass `released`,
  * and are dropped once it returns true.
  */
+/** A record keeps the raw facts and builds its text only when a report asks (registering is on hot paths). */
+class ObjectRecord implements KernelObjectRecord {
+  private notes: string[] | undefined;
+
+  constructor(
+    readonly kind: string,
+    readonly obj: object,
+    readonly describe: () => string,
+    private readonly task: TaskRef | undefined,
+    private readonly call: string,
+    private readonly at: number,
+    readonly seq: number,
+    readonly released: (() => boolean) | undefined,
+  ) {}
+
+  get origin(): string {
+    const who = this.task ? `${this.task.comm}[${this.task.pid}]` : "kernel";
+    return `${who} ${this.call} at ${(this.at / 1e9).toFixed(6)}s` + (this.notes ? `, ${this.notes.join(", ")}` : "");
+  }
+
+  note(text: string): void {
+    (this.notes ??= []).push(text);
+  }
+}
+
 export class KernelObjects {
-  private readonly records = new Map<object, KernelObjectRecord & { released?: () => boolean }>();
+  private readonly records = new Map<object, ObjectRecord>();
   private seq = 0;
   private pruneAt = 1024;
 
@@ -43,10 +68,7 @@ export class KernelObjects {
 
   /** Records `obj` as live; `call` is the syscall or kernel call that made it. */
   register(kind: string, obj: object, describe: () => string, call: string, released?: () => boolean): void {
-    const task = this.current();
-    const who = task ? `${task.comm}[${task.pid}]` : "kernel";
-    const origin = `${who} ${call} at ${(this.now() / 1e9).toFixed(6)}s`;
-    this.records.set(obj, { kind, obj, describe, origin, seq: this.seq++, ...(released && { released }) });
+    this.records.set(obj, new ObjectRecord(kind, obj, describe, this.current(), call, this.now(), this.seq++, released));
     if (this.records.size >= this.pruneAt) this.prune();
   }
 
@@ -62,8 +84,7 @@ export class KernelObjects {
 
   /** Appends to an object's origin, e.g. the fd it was installed at. */
   note(obj: object, text: string): void {
-    const r = this.records.get(obj);
-    if (r) r.origin += `, ${text}`;
+    this.records.get(obj)?.note(text);
   }
 
   /** Live objects (of one kind, or all) in creation order. */
