@@ -5,8 +5,8 @@
  * V4L2 struct handling lives in videobuf2-v4l2.ts, as in Linux.
  */
 import {
-  Errno, PAGE_SIZE, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue, check, type Device, type File,
-  type Kernel, type PollTable, type SgTable, type VmArea,
+  Errno, PAGE_SIZE, POLLERR, isErrno, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue, check, type Device,
+  type Kernel, type PollTable, type SgTable, type TaskContext, type VmArea,
 } from "@dmabuf/core";
 import type { DmaBuf } from "@dmabuf/core";
 import { dmaBufGet, dmaBufPut } from "@dmabuf/core";
@@ -293,8 +293,8 @@ export class Vb2Queue {
 
   /** vb2_verify_memory_type(): memory model and type supported by this queue. */
   verifyMemoryType(memory: number, type: number, call: string): void {
-    if (!(memory === V4L2_MEMORY_MMAP || memory === V4L2_MEMORY_USERPTR || memory === V4L2_MEMORY_DMABUF)) throw new Errno("EINVAL", call, `unsupported memory type ${memory}`);
-    if (!(type === this.type)) throw new Errno("EINVAL", call, `requested type ${type} is incorrect for this queue (type ${this.type})`);
+    check(memory === V4L2_MEMORY_MMAP || memory === V4L2_MEMORY_USERPTR || memory === V4L2_MEMORY_DMABUF, "EINVAL", call, `unsupported memory type ${memory}`);
+    if (type !== this.type) throw new Errno("EINVAL", call, `requested type ${type} is incorrect for this queue (type ${this.type})`);
     check(memory !== V4L2_MEMORY_MMAP || this.ioModes & VB2_MMAP, "EINVAL", call, "MMAP for current setup unsupported");
     check(memory !== V4L2_MEMORY_USERPTR || this.ioModes & VB2_USERPTR, "EINVAL", call, "USERPTR for current setup unsupported");
     check(memory !== V4L2_MEMORY_DMABUF || this.ioModes & VB2_DMABUF, "EINVAL", call, "DMABUF for current setup unsupported");
@@ -318,8 +318,8 @@ export class Vb2Queue {
     this.memory = memory;
     try {
       this.ops.queueSetup(this, args);
-      if (!(args.numPlanes > 0 && args.numPlanes <= VIDEO_MAX_PLANES)) throw new Errno("EINVAL", call, `driver bug: queue_setup returned ${args.numPlanes} planes`);
-      for (let i = 0; i < args.numPlanes; i++) if (!(args.sizes[i]! > 0)) throw new Errno("EINVAL", call, `driver bug: queue_setup returned size 0 for plane ${i}`);
+      check(args.numPlanes > 0 && args.numPlanes <= VIDEO_MAX_PLANES, "EINVAL", call, `driver bug: queue_setup returned ${args.numPlanes} planes`);
+      for (let i = 0; i < args.numPlanes; i++) check(args.sizes[i]! > 0, "EINVAL", call, `driver bug: queue_setup returned size 0 for plane ${i}`);
       this.numPlanes = args.numPlanes;
       this.planeSizes = args.sizes.slice(0, args.numPlanes);
       const allocated = this.allocBuffers(memory, Math.min(args.numBuffers, this.maxNumBuffers), args.numPlanes, this.planeSizes);
@@ -339,7 +339,7 @@ export class Vb2Queue {
   createBufs(memory: number, count: number, planeSizes: number[]): [number, number] {
     const call = "VIDIOC_CREATE_BUFS";
     const first = this.bufs.length;
-    if (!(first < this.maxNumBuffers)) throw new Errno("ENOBUFS", call, `maximum number of buffers (${this.maxNumBuffers}) already allocated`);
+    if (first >= this.maxNumBuffers) throw new Errno("ENOBUFS", call, `maximum number of buffers (${this.maxNumBuffers}) already allocated`);
     const noPrevious = this.numBuffers === 0;
     if (noPrevious) check(!(this.waitingInDqbuf && count), "EBUSY", call, "another dup()ped fd is waiting for a buffer");
     else check(this.memory === memory, "EINVAL", call, "memory model mismatch");
@@ -374,8 +374,10 @@ export class Vb2Queue {
           this.allocMmapPlanes(vb);
           for (let p = 0; p < numPlanes; p++) vb.planes[p]!.m.offset = ((index << PLANE_INDEX_BITS) | p) << PAGE_SHIFT;
           this.ops.bufInit?.(vb);
-        } catch {
+        } catch (e) {
+          // Out of memory or a failing buf_init: keep the buffers allocated so far.
           this.freeMem(vb);
+          if (!isErrno(e)) throw e;
           break;
         }
       }
@@ -512,8 +514,8 @@ export class Vb2Queue {
       const cur = vb.planes[p]!;
       const want = planes[p]!;
       if (cur.memPriv !== undefined && cur.m.userptr === want.m.userptr && cur.length === want.length) continue;
-      if (!(want.m.userptr instanceof Uint8Array)) throw new Errno("EFAULT", call, `plane ${p}: userptr is not user memory`);
-      if (!(want.length >= cur.minLength)) throw new Errno("EINVAL", call, `provided buffer size ${want.length} is less than setup size ${cur.minLength} for plane ${p}`);
+      check(want.m.userptr instanceof Uint8Array, "EFAULT", call, `plane ${p}: userptr is not user memory`);
+      check(want.length >= cur.minLength, "EINVAL", call, `provided buffer size ${want.length} is less than setup size ${cur.minLength} for plane ${p}`);
       if (!reacquired) {
         reacquired = true;
         vb.copiedTimestamp = false;
@@ -562,7 +564,7 @@ export class Vb2Queue {
   /** vb2_core_prepare_buf() */
   prepareBuf<U>(index: number, pb: U): void {
     const vb = this.bufs[index]!;
-    if (!(vb.state === VB2_BUF_STATE_DEQUEUED)) throw new Errno("EINVAL", "VIDIOC_PREPARE_BUF", `invalid buffer state ${stateName(vb.state)}`);
+    if (vb.state !== VB2_BUF_STATE_DEQUEUED) throw new Errno("EINVAL", "VIDIOC_PREPARE_BUF", `invalid buffer state ${stateName(vb.state)}`);
     check(!vb.prepared, "EINVAL", "VIDIOC_PREPARE_BUF", "buffer already prepared");
     this.bufPrepare(vb);
     this.bufOps.fillUserBuffer(vb, pb);
@@ -571,7 +573,7 @@ export class Vb2Queue {
   /** vb2_core_qbuf() */
   qbuf<U>(index: number, pb: U): void {
     const vb = this.bufs[index]!;
-    if (!(vb.state === VB2_BUF_STATE_DEQUEUED)) throw new Errno("EINVAL", "VIDIOC_QBUF", `invalid buffer state ${stateName(vb.state)}`);
+    if (vb.state !== VB2_BUF_STATE_DEQUEUED) throw new Errno("EINVAL", "VIDIOC_QBUF", `invalid buffer state ${stateName(vb.state)}`);
     if (!vb.prepared) this.bufPrepare(vb);
     this.queuedList.push(vb);
     this.waitingForBuffers = false;
@@ -669,11 +671,13 @@ export class Vb2Queue {
    * already done, a Promise when the caller has to sleep.
    */
   dqbuf<U>(pb: U, nonblocking: boolean): Vb2Buffer | Promise<Vb2Buffer> {
-    if (this.dqbufReady(nonblocking)) return this.takeDone(pb);
-    return this.waitForDone(nonblocking).then(() => this.takeDone(pb));
+    if (this.dqbufReady(nonblocking)) return this.takeDone(pb, this.kernel.current);
+    // The sleeping task is the one that dequeues when it wakes.
+    const task = this.kernel.current;
+    return this.waitForDone(nonblocking).then(() => this.takeDone(pb, task));
   }
 
-  private takeDone<U>(pb: U): Vb2Buffer {
+  private takeDone<U>(pb: U, task: TaskContext | undefined): Vb2Buffer {
     const vb = this.doneList[0]!;
     // The planes array is checked before the buffer leaves the done list.
     this.bufOps.verifyPlanesArray(vb, pb);
@@ -682,7 +686,7 @@ export class Vb2Queue {
     vb.prepared = false;
     this.bufOps.fillUserBuffer(vb, pb);
     this.queuedList.splice(this.queuedList.indexOf(vb), 1);
-    this.trace("vb2_dqbuf", vb);
+    this.trace("vb2_dqbuf", vb, task);
     vb.state = VB2_BUF_STATE_DEQUEUED;
     return vb;
   }
@@ -694,7 +698,7 @@ export class Vb2Queue {
     const call = "VIDIOC_STREAMON";
     if (this.streaming) return;
     check(this.numBuffers > 0, "EINVAL", call, "no buffers have been allocated");
-    if (!(this.numBuffers >= this.minQueuedBuffers)) throw new Errno("EINVAL", call, `need at least ${this.minQueuedBuffers} allocated buffers`);
+    check(this.numBuffers >= this.minQueuedBuffers, "EINVAL", call, `need at least ${this.minQueuedBuffers} allocated buffers`);
     if (this.queuedCount >= this.minQueuedBuffers) this.startStreaming();
     this.streaming = true;
   }
@@ -744,8 +748,8 @@ export class Vb2Queue {
     check(this.memory === V4L2_MEMORY_MMAP, "EINVAL", call, "queue is not currently set up for mmap");
     check(type === this.type, "EINVAL", call, "invalid buffer type");
     const vb = this.getBuffer(index);
-    if (!(vb)) throw new Errno("EINVAL", call, `buffer index ${index} out of range`);
-    if (!(Number.isInteger(plane) && plane >= 0 && plane < vb.numPlanes)) throw new Errno("EINVAL", call, `buffer plane ${plane} out of range`);
+    check(vb, "EINVAL", call, `buffer index ${index} out of range`);
+    check(Number.isInteger(plane) && plane >= 0 && plane < vb.numPlanes, "EINVAL", call, `buffer plane ${plane} out of range`);
     return this.memOps.getDmabuf(vb, vb.planes[plane]!.memPriv, flags);
   }
 
@@ -760,18 +764,17 @@ export class Vb2Queue {
     const index = off >>> (PAGE_SHIFT + PLANE_INDEX_BITS);
     const plane = (off >>> PAGE_SHIFT) & ((1 << PLANE_INDEX_BITS) - 1);
     const vb = this.getBuffer(index);
-    if (!(vb && plane < vb.numPlanes && vb.planes[plane]!.m.offset === off)) throw new Errno("EINVAL", call, `no buffer plane at offset 0x${off.toString(16)}`);
+    check(vb && plane < vb.numPlanes && vb.planes[plane]!.m.offset === off, "EINVAL", call, `no buffer plane at offset 0x${off.toString(16)}`);
     const size = Math.ceil(vb.planes[plane]!.length / PAGE_SIZE) * PAGE_SIZE;
-    if (!(vma.length <= size)) throw new Errno("EINVAL", call, `MMAP invalid, as it would overflow buffer length (${vma.length} > ${size})`);
+    check(vma.length <= size, "EINVAL", call, `MMAP invalid, as it would overflow buffer length (${vma.length} > ${size})`);
     this.memOps.mmap(vb.planes[plane]!.memPriv, vma);
   }
 
   /** vb2_core_poll() */
-  poll(file: File, table: PollTable, reqEvents: number): number {
+  poll(table: PollTable, reqEvents: number): number {
     if (!this.isOutput && !(reqEvents & (POLLIN | POLLRDNORM))) return 0;
     if (this.isOutput && !(reqEvents & (POLLOUT | POLLWRNORM))) return 0;
     table.wait(this.doneWq);
-    void file;
     if (!this.streaming || this.error) return POLLERR;
     if (this.doneList.length === 0 && this.lastBufferDequeued) return POLLIN | POLLRDNORM;
     const vb = this.doneList[0];
@@ -785,9 +788,9 @@ export class Vb2Queue {
   }
 
   /** include/trace/events/vb2.h: vb2_qbuf, vb2_dqbuf, vb2_buf_queue, vb2_buf_done. */
-  private trace(event: string, vb: Vb2Buffer): void {
+  private trace(event: string, vb: Vb2Buffer, task?: TaskContext): void {
     if (!this.kernel.trace.on) return;
-    this.kernel.trace.emit(event, {
+    const args = {
       owner: this.owner === undefined ? 0 : 1,
       queued_count: this.queuedCount,
       owned_by_drv_count: this.ownedByDrvCount,
@@ -795,7 +798,9 @@ export class Vb2Queue {
       type: vb.type,
       bytesused: vb.planes[0]!.bytesused,
       timestamp: vb.timestamp,
-    });
+    };
+    if (task) this.kernel.trace.emit(event, args, task);
+    else this.kernel.trace.emit(event, args);
   }
 }
 

@@ -16,5 +16,5 @@ const allocContig: Vb2PagesAlloc = (mm, dev, size) => {
   return { sgt: sgAllocTableFromPages(pfns, 0, c.size), segments: [mm.view(c.phys, c.size)], free: () => mm.dmaFreeAttrs(c) };
 };
 
-/** vb2_dma_contig_memops */
-export const vb2DmaContigMemOps: Vb2MemOps = vb2MemOps("vb2-dma-contig", true, allocContig);
+/** vb2_dma_contig_memops; exported dma-bufs are named after the module, as DEFINE_DMA_BUF_EXPORT_INFO does. */
+export const vb2DmaContigMemOps: Vb2MemOps = vb2MemOps("videobuf2_dma_contig", true, allocContig);

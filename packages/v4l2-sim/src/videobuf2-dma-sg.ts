@@ -34,5 +34,5 @@ const allocPages: Vb2PagesAlloc = (mm, dev, size) => {
   return { sgt, segments: sgt.sgl.map((s) => mm.view(s.phys, s.length)), free };
 };
 
-/** vb2_dma_sg_memops */
-export const vb2DmaSgMemOps: Vb2MemOps = vb2MemOps("vb2-dma-sg", false, allocPages);
+/** vb2_dma_sg_memops; exported dma-bufs are named after the module. */
+export const vb2DmaSgMemOps: Vb2MemOps = vb2MemOps("videobuf2_dma_sg", false, allocPages);

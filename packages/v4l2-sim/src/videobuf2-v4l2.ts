@@ -3,7 +3,7 @@
  * checks and conversion, the vb2_* ioctl implementations and the vb2_ioctl_* / vb2_fop_* helpers a
  * driver plugs into its ioctl table and file operations.
  */
-import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type File, type PollTable } from "@dmabuf/core";
+import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type PollTable } from "@dmabuf/core";
 import {
   VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DEQUEUED, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_IN_REQUEST,
   VB2_BUF_STATE_QUEUED, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Queue, type Vb2Buffer, type Vb2BufOps,
@@ -33,7 +33,7 @@ function verifyPlanesArray(vb: Vb2Buffer, b: v4l2_buffer): void {
   if (!V4L2_TYPE_IS_MULTIPLANAR(b.type)) return;
   check(Array.isArray(b.m?.planes), "EINVAL", "VIDIOC_QBUF", "multi-planar buffer passed but planes array not provided");
   const n = b.length ?? 0;
-  if (!(n >= vb.numPlanes && n <= VIDEO_MAX_PLANES)) throw new Errno("EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
+  if (n < vb.numPlanes || n > VIDEO_MAX_PLANES) throw new Errno("EINVAL", "VIDIOC_QBUF", `incorrect planes array length, expected ${vb.numPlanes}, got ${n}`);
 }
 
 /** __fill_v4l2_buffer(): copy_to_user of the buffer state. */
@@ -128,12 +128,12 @@ function verifyLength(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
       const up = b.m!.planes![p]!;
       const length = userLen ? up.length : vb.planes[p]!.length;
       const bytesused = up.bytesused ? up.bytesused : length;
-      if (!(up.bytesused <= length)) throw new Errno("EINVAL", call, `plane ${p}: bytesused ${up.bytesused} > length ${length}`);
+      if (up.bytesused > length) throw new Errno("EINVAL", call, `plane ${p}: bytesused ${up.bytesused} > length ${length}`);
       if (up.data_offset > 0 && up.data_offset >= bytesused) throw new Errno("EINVAL", call, `plane ${p}: data_offset ${up.data_offset} >= bytesused ${bytesused}`);
     }
   } else {
     const length = userLen ? (b.length ?? 0) : vb.planes[0]!.length;
-    if (!((b.bytesused ?? 0) <= length)) throw new Errno("EINVAL", call, `bytesused ${b.bytesused} > length ${length}`);
+    if ((b.bytesused ?? 0) > length) throw new Errno("EINVAL", call, `bytesused ${b.bytesused} > length ${length}`);
   }
 }
 
@@ -174,10 +174,10 @@ function fillVb2Buffer(vb: Vb2Buffer, b: v4l2_buffer, call: string): void {
 
 /** vb2_queue_or_prepare_buf(): checks shared by QBUF and PREPARE_BUF, then the user data copy. */
 function queueOrPrepareBuf(q: Vb2Queue, b: v4l2_buffer, call: string): Vb2Buffer {
-  if (!(b.type === q.type)) throw new Errno("EINVAL", call, `wrong buffer type ${b.type}`);
+  if (b.type !== q.type) throw new Errno("EINVAL", call, `wrong buffer type ${b.type}`);
   const vb = q.getBuffer(b.index);
-  if (!(vb)) throw new Errno("EINVAL", call, `buffer index ${b.index} out of range`);
-  if (!(b.memory === q.memory)) throw new Errno("EINVAL", call, `invalid memory type ${b.memory}`);
+  if (!vb) throw new Errno("EINVAL", call, `buffer index ${b.index} out of range`);
+  if (b.memory !== q.memory) throw new Errno("EINVAL", call, `invalid memory type ${b.memory}`);
   verifyPlanesArray(vb, b);
   if (!vb.prepared) {
     // set_buffer_cache_hints(): only MMAP queues with cache hints honour NO_CACHE_*; DMABUF never syncs.
@@ -249,7 +249,7 @@ export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
 export function vb2Querybuf(q: Vb2Queue, b: v4l2_buffer): void {
   check(b.type === q.type, "EINVAL", "VIDIOC_QUERYBUF", "wrong buffer type");
   const vb = q.getBuffer(b.index);
-  if (!(vb)) throw new Errno("EINVAL", "VIDIOC_QUERYBUF", `buffer index ${b.index} out of range`);
+  if (!vb) throw new Errno("EINVAL", "VIDIOC_QUERYBUF", `buffer index ${b.index} out of range`);
   verifyPlanesArray(vb, b);
   fillUserBuffer(vb, b);
 }
@@ -299,12 +299,10 @@ export function vb2Streamoff(q: Vb2Queue, type: number): void {
 }
 
 /** vb2_poll(): buffer readiness plus POLLPRI for pending events (`eventsPending`). */
-export function vb2Poll(q: Vb2Queue, file: File, table: PollTable, reqEvents: number, eventsPending: boolean): number {
-  const mask = q.poll(file, table, reqEvents);
+export function vb2Poll(q: Vb2Queue, table: PollTable, reqEvents: number, eventsPending: boolean): number {
+  const mask = q.poll(table, reqEvents);
   return eventsPending ? mask | POLLPRI : mask;
 }
 
 /** The request mask a poll() without explicit events asks for (all of them). */
 export const POLL_ALL_EVENTS = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM | POLLPRI;
-
-export { VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR };

@@ -10,7 +10,7 @@ import { planeSink } from "./internal/plane-sink.js";
 import { v4l2FillPixfmtMp, v4l2FormatInfo, componentPlanes, V4L2_FORMATS, V4L2_PIXEL_ENC_RGB, type V4l2FormatInfo } from "./formats.js";
 import { TPG_MOVE_NONE, TPG_MOVE_STRINGS, TPG_PATTERN_STRINGS, Tpg } from "./tpg.js";
 import { V4l2CtrlHandler } from "./v4l2-ctrls.js";
-import { VideoDevice, type V4l2Fh } from "./v4l2-ioctl.js";
+import { VideoDevice, type V4l2IoctlOps } from "./v4l2-ioctl.js";
 import { vb2DmaContigMemOps } from "./videobuf2-dma-contig.js";
 import { vb2DmaSgMemOps } from "./videobuf2-dma-sg.js";
 import { VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, Vb2Queue, type Vb2Buffer, type Vb2Ops } from "./videobuf2-core.js";
@@ -20,7 +20,8 @@ import {
   V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_CAP_EXT_PIX_FORMAT, V4L2_CAP_STREAMING, V4L2_CAP_TIMEPERFRAME,
   V4L2_CAP_VIDEO_CAPTURE, V4L2_CAP_VIDEO_CAPTURE_MPLANE, V4L2_COLORSPACE_REC709, V4L2_COLORSPACE_SMPTE170M,
   V4L2_COLORSPACE_SRGB, V4L2_CTRL_TYPE_MENU, V4L2_FIELD_NONE, V4L2_FRMIVAL_TYPE_CONTINUOUS,
-  V4L2_FRMSIZE_TYPE_STEPWISE, V4L2_PIX_FMT_YUYV, type v4l2_format, type v4l2_fract, type v4l2_pix_format_mplane,
+  V4L2_FRMSIZE_TYPE_STEPWISE, V4L2_PIX_FMT_YUYV, type v4l2_captureparm, type v4l2_format, type v4l2_fract, type v4l2_pix_format,
+  type v4l2_pix_format_mplane,
 } from "./uapi.js";
 
 /** vivid's private control ids (drivers/media/test-drivers/vivid/vivid-ctrls.c). */
@@ -144,16 +145,17 @@ export class VividDevice {
 
   private fillFormat(f: v4l2_format, vf: VividFormat): void {
     const colorspace = colorspaceOf(vf.fi, vf.height);
+    // Written into the caller's struct, as copy_to_user does.
     if (this.multiplanar)
-      f.fmt.pix_mp = {
+      f.fmt.pix_mp = Object.assign(f.fmt.pix_mp ?? ({} as v4l2_pix_format_mplane), {
         width: vf.width, height: vf.height, pixelformat: vf.fi.format, field: V4L2_FIELD_NONE, colorspace, num_planes: vf.fi.mem_planes,
         plane_fmt: vf.sizeimage.map((sizeimage, p) => ({ sizeimage, bytesperline: vf.bytesperline[p]! })), flags: 0, ycbcr_enc: 0, quantization: 0, xfer_func: 0,
-      };
+      });
     else
-      f.fmt.pix = {
+      f.fmt.pix = Object.assign(f.fmt.pix ?? ({} as v4l2_pix_format), {
         width: vf.width, height: vf.height, pixelformat: vf.fi.format, field: V4L2_FIELD_NONE, bytesperline: vf.bytesperline[0]!,
         sizeimage: vf.sizeimage[0]!, colorspace, priv: 0, flags: 0, ycbcr_enc: 0, quantization: 0, xfer_func: 0,
-      };
+      });
   }
 
   private tryFromUser(f: v4l2_format): VividFormat {
@@ -171,52 +173,50 @@ export class VividDevice {
     return V4L2_FORMATS.filter((f) => this.multiplanar || f.mem_planes === 1);
   }
 
-  private ioctlOps() {
+  private ioctlOps(): V4l2IoctlOps {
+    const captureParm = (): v4l2_captureparm => ({ capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.timeperframe }, extendedmode: 0, readbuffers: 0 });
     return {
-      vidioc_querycap: (_fh: V4l2Fh, cap: { driver: string; card: string; bus_info: string; version: number; capabilities: number }) => {
-        cap.driver = "vivid";
-        cap.card = "vivid";
-        cap.bus_info = `platform:${this.dev.name}`;
-        cap.version = KERNEL_VERSION;
-        cap.capabilities = 0;
+      vidioc_querycap: (_fh, cap) => {
+        Object.assign(cap, { driver: "vivid", card: "vivid", bus_info: `platform:${this.dev.name}`, version: KERNEL_VERSION, capabilities: 0 });
       },
-      vidioc_enum_fmt: (_fh: V4l2Fh, f: { index: number; description?: string; pixelformat?: number; flags?: number; mbus_code?: number }) => {
+      vidioc_enum_fmt: (_fh, f) => {
         const fi = this.formats()[f.index];
         check(fi, "EINVAL", "VIDIOC_ENUM_FMT", `index ${f.index} out of range`);
         Object.assign(f, { description: fi.description, pixelformat: fi.format, flags: 0, mbus_code: 0 });
       },
-      vidioc_g_fmt: (_fh: V4l2Fh, f: v4l2_format) => this.fillFormat(f, this.fmt),
-      vidioc_try_fmt: (_fh: V4l2Fh, f: v4l2_format) => this.fillFormat(f, this.tryFromUser(f)),
-      vidioc_s_fmt: (_fh: V4l2Fh, f: v4l2_format) => {
+      vidioc_g_fmt: (_fh, f) => this.fillFormat(f, this.fmt),
+      vidioc_try_fmt: (_fh, f) => this.fillFormat(f, this.tryFromUser(f)),
+      vidioc_s_fmt: (_fh, f) => {
         const vf = this.tryFromUser(f);
         check(!this.queue.isBusy, "EBUSY", "VIDIOC_S_FMT", "buffers are allocated (vb2_is_busy)");
         this.fmt = vf;
         this.fillFormat(f, vf);
       },
-      vidioc_enum_framesizes: (_fh: V4l2Fh, fs: { index: number; pixel_format: number; type?: number; stepwise?: object }) => {
+      vidioc_enum_framesizes: (_fh, fs) => {
         const fi = this.formats().find((x) => x.format === fs.pixel_format);
         check(fi && fs.index === 0, "EINVAL", "VIDIOC_ENUM_FRAMESIZES", "unknown format or index out of range");
         fs.type = V4L2_FRMSIZE_TYPE_STEPWISE;
         fs.stepwise = { min_width: VIVID_MIN_WIDTH, max_width: VIVID_MAX_WIDTH, step_width: 2, min_height: VIVID_MIN_HEIGHT, max_height: VIVID_MAX_HEIGHT, step_height: 2 };
       },
-      vidioc_enum_frameintervals: (_fh: V4l2Fh, fi: { index: number; pixel_format: number; width: number; height: number; type?: number; stepwise?: object }) => {
+      vidioc_enum_frameintervals: (_fh, fi) => {
         const known = this.formats().some((x) => x.format === fi.pixel_format);
         const sized = fi.width >= VIVID_MIN_WIDTH && fi.width <= VIVID_MAX_WIDTH && fi.height >= VIVID_MIN_HEIGHT && fi.height <= VIVID_MAX_HEIGHT;
         check(known && sized && fi.index === 0, "EINVAL", "VIDIOC_ENUM_FRAMEINTERVALS", "unknown format, size or index");
         fi.type = V4L2_FRMIVAL_TYPE_CONTINUOUS;
         fi.stepwise = { min: { ...VIVID_MIN_INTERVAL }, max: { ...VIVID_MAX_INTERVAL }, step: { numerator: 1, denominator: 1 } };
       },
-      vidioc_g_parm: (_fh: V4l2Fh, p: { parm: { capture?: object } }) => {
-        p.parm.capture = { capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.timeperframe }, extendedmode: 0, readbuffers: 0 };
+      vidioc_g_parm: (_fh, p) => {
+        p.parm.capture = captureParm();
       },
-      vidioc_s_parm: (_fh: V4l2Fh, p: { parm: { capture?: { timeperframe?: v4l2_fract } } }) => {
-        const t = p.parm.capture?.timeperframe;
+      vidioc_s_parm: (_fh, p) => {
         // vivid_vid_cap_s_parm(): a zero fraction selects the default; others are clamped to range.
+        const t = p.parm.capture?.timeperframe;
         if (t && t.numerator > 0 && t.denominator > 0) {
-          const s = clamp(t.numerator / t.denominator, VIVID_MIN_INTERVAL.numerator / VIVID_MIN_INTERVAL.denominator, 1);
-          this.timeperframe = s === t.numerator / t.denominator ? { numerator: t.numerator, denominator: t.denominator } : s === 1 ? { ...VIVID_MAX_INTERVAL } : { ...VIVID_MIN_INTERVAL };
+          const want = t.numerator / t.denominator;
+          const min = VIVID_MIN_INTERVAL.numerator / VIVID_MIN_INTERVAL.denominator;
+          this.timeperframe = want < min ? { ...VIVID_MIN_INTERVAL } : want > 1 ? { ...VIVID_MAX_INTERVAL } : { numerator: t.numerator, denominator: t.denominator };
         } else this.timeperframe = { numerator: 1, denominator: 30 };
-        p.parm.capture = { capability: V4L2_CAP_TIMEPERFRAME, capturemode: 0, timeperframe: { ...this.timeperframe }, extendedmode: 0, readbuffers: 0 } as never;
+        p.parm.capture = Object.assign(p.parm.capture ?? captureParm(), captureParm());
       },
     };
   }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MM } from "@dmabuf/mm";
-import { O_CLOEXEC, POLLIN, type Kernel, type Process } from "@dmabuf/core";
+import { MAP_SHARED, O_CLOEXEC, POLLIN, PROT_READ, PROT_WRITE, type Kernel, type Process } from "@dmabuf/core";
 import {
   V4L2_BUF_CAP_SUPPORTS_DMABUF, V4L2_BUF_CAP_SUPPORTS_MMAP, V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS,
   V4L2_BUF_CAP_SUPPORTS_USERPTR, V4L2_BUF_FLAG_DONE, V4L2_BUF_FLAG_MAPPED, V4L2_BUF_FLAG_NO_CACHE_CLEAN,
@@ -117,6 +117,11 @@ describe("v4l2-compliance: testReqBufs / testCreateBufsMax / testExpBuf", () => 
     await p.ioctl(fd, VIDIOC_EXPBUF, eb);
     expect(p.fcntl(eb.fd!, 1)).toBe(1);
     expect(fds).not.toContain(eb.fd);
+    // The access mode is the dma-buf file's: O_RDONLY (0) cannot be mapped writable (EACCES).
+    expect(() => p.mmap(null, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, eb.fd!, 0)).toThrow(expect.objectContaining({ code: "EACCES" }));
+    expect(p.mmap(null, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0]!, 0).length).toBe(SIZE);
+    // debugfs bufinfo names the exporter after the module, as DEFINE_DMA_BUF_EXPORT_INFO does.
+    expect(await p.readFile("/sys/kernel/debug/dma_buf/bufinfo")).toContain("videobuf2_dma_contig");
     await reqbufs(p, fd, 0, V4L2_MEMORY_MMAP);
     await reqbufs(p, fd, 2, V4L2_MEMORY_DMABUF);
     await fails(p.ioctl(fd, VIDIOC_EXPBUF, { type: CAP, index: 0, plane: 0, flags: 0 }), "EINVAL");

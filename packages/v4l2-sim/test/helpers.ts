@@ -1,4 +1,4 @@
-import { Kernel, MAP_SHARED, O_NONBLOCK, O_RDWR, PROT_READ, PROT_WRITE, type BoardInput, type Process } from "@dmabuf/core";
+import { Kernel, MAP_SHARED, O_NONBLOCK, O_RDWR, PROT_READ, type BoardInput, type Process } from "@dmabuf/core";
 import mm from "@dmabuf/mm";
 import v4l2Sim, {
   V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_MEMORY_MMAP, VIDIOC_DQBUF, VIDIOC_EXPBUF,
@@ -76,5 +76,6 @@ export async function exportBuffers(p: Process, fd: number, count: number, type 
   return fds;
 }
 
-export const mapFd = (p: Process, fd: number, size: number) => p.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+/** A read-only shared mapping: what a consumer reading the frames does. */
+export const mapFd = (p: Process, fd: number, size: number) => p.mmap(null, size, PROT_READ, MAP_SHARED, fd, 0);
 export { O_NONBLOCK, O_RDWR };

@@ -60,3 +60,27 @@ describe("vivid streaming in MMAP mode with EXPBUF (gst v4l2src io-mode=dmabuf)"
     k.shutdown();
   });
 });
+
+// A non-coherent camera: vb2 syncs MMAP buffers for the CPU when the driver completes them
+// (__vb2_buf_mem_finish -> vb2_dma_sg_finish / dma_sync_sgtable_for_cpu), so readers see the frame.
+describe("non-coherent camera (cache maintenance by vb2 for MMAP buffers)", () => {
+  for (const allocator of ["dma-contig", "dma-sg"] as const)
+    for (const iommu of [true, false])
+      it(`${allocator}, ${iommu ? "behind an IOMMU" : "no IOMMU"}: frames are visible through the exported fd without DMA_BUF_IOCTL_SYNC`, async () => {
+        const k = await boot({ allocator }, { memory: [{ base: "0x40000000", size: "128M" }], reservedMemory: [{ name: "linux,cma", size: "32M", reusable: true, default: true }], iommus: [{ name: "iommu0", pageSizes: ["4K"], iovaBits: 32 }], devices: [{ name: "vivid.0", compatible: ["sim,vivid"], dmaMask: 32, coherent: false, ...(iommu && { iommu: "iommu0" }) }] });
+        const p = k.spawn("x");
+        const fd = p.open("/dev/video0");
+        await setFormat(p, fd, V4L2_PIX_FMT_YUYV, 640, 480);
+        const fds = await exportBuffers(p, fd, 2);
+        const maps = fds.map((f) => mapFd(p, f, 614400));
+        await qbuf(p, fd, buf(0, V4L2_MEMORY_MMAP));
+        await qbuf(p, fd, buf(1, V4L2_MEMORY_MMAP));
+        await streamon(p, fd);
+        for (let n = 0; n < 4; n++) {
+          const b = await dqbuf(p, fd, V4L2_MEMORY_MMAP);
+          expect(readFrameCounter(maps[b.index]!, V4L2_PIX_FMT_YUYV, 1280)).toBe(n);
+          await qbuf(p, fd, buf(b.index, V4L2_MEMORY_MMAP));
+        }
+        k.shutdown();
+      });
+});

@@ -4,7 +4,7 @@
  * in how pages are allocated and whether an import must be DMA-contiguous.
  */
 import {
-  Errno, O_RDWR, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufMapAttachment,
+  Errno, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufMapAttachment,
   dmaBufUnmapAttachment, type Device, type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaDataDirection,
   type SgTable, type VmArea,
 } from "@dmabuf/core";
@@ -59,6 +59,19 @@ export class Vb2MemBuf {
     this.mm.dmaUnmapSgtable(this.dev, this.devSgt, this.dir, DMA_ATTR_SKIP_CPU_SYNC);
     this.pages.free();
     this.mm.kernel.objects.unregister(this);
+  }
+
+  /**
+   * dma_sync_sgtable_for_cpu(): after the device wrote, before the CPU reads (vb2 finish,
+   * DMA_BUF_IOCTL_SYNC start). Nothing to do for coherent devices.
+   */
+  syncForCpu(): void {
+    if (!this.dev.coherent) this.mm.dmaSyncSgtableForCpu(this.dev, this.devSgt, this.dir);
+  }
+
+  /** dma_sync_sgtable_for_device(): after the CPU wrote, before the device accesses (vb2 prepare). */
+  syncForDevice(): void {
+    if (!this.dev.coherent) this.mm.dmaSyncSgtableForDevice(this.dev, this.devSgt, this.dir);
   }
 
   /** vb2_dc_mmap(): the whole buffer from its start (vb2 clears vm_pgoff); the vma holds a reference. */
@@ -118,6 +131,13 @@ function exporterOps(expName: string): DmaBufOps {
     vmap(d: DmaBuf) {
       return { segments: bufOf(d).pages.segments, isIomem: false };
     },
+    // vb2_dma_sg_dmabuf_ops_begin/end_cpu_access: sync the owning device's mapping.
+    beginCpuAccess(d: DmaBuf) {
+      bufOf(d).syncForCpu();
+    },
+    endCpuAccess(d: DmaBuf) {
+      bufOf(d).syncForDevice();
+    },
   };
 }
 
@@ -173,8 +193,9 @@ export function vb2MemOps(name: string, contiguous: boolean, alloc: Vb2PagesAllo
     put: (priv) => (priv as Vb2MemBuf).put(),
     getDmabuf(vb, priv, flags) {
       const buf = priv as Vb2MemBuf;
-      // Each EXPBUF makes a new dma-buf holding a reference on the memory.
-      const dbuf = dmaBufExport(vb.queue.kernel, { expName: name, ops, size: buf.size, flags: flags | O_RDWR, priv: buf });
+      // Each EXPBUF makes a new dma-buf holding a reference on the memory; its file gets the
+      // access mode EXPBUF asked for (O_RDONLY buffers cannot be mapped writable).
+      const dbuf = dmaBufExport(vb.queue.kernel, { expName: name, ops, size: buf.size, flags, priv: buf });
       buf.get();
       return dbuf;
     },
@@ -186,16 +207,18 @@ export function vb2MemOps(name: string, contiguous: boolean, alloc: Vb2PagesAllo
     },
     putUserptr: (priv) => (priv as UserPlane).buf.put(),
     prepare(priv) {
+      if (priv instanceof Vb2MemBuf) return priv.syncForDevice();
       // USERPTR output: the user's bytes are copied into device memory before the device reads.
       const up = priv as UserPlane;
-      if (!up?.user || !up.output) return;
-      bounce(up, "to-device");
+      if (up.output) bounce(up, "to-device");
+      up.buf.syncForDevice();
     },
     finish(priv) {
+      if (priv instanceof Vb2MemBuf) return priv.syncForCpu();
       // USERPTR capture: the frame is copied out to the user's array after the device wrote it.
       const up = priv as UserPlane;
-      if (!up?.user || up.output) return;
-      bounce(up, "from-device");
+      up.buf.syncForCpu();
+      if (!up.output) bounce(up, "from-device");
     },
     attachDmabuf(vb, dev, dbuf, size) {
       check(dbuf.size >= size, "EFAULT", "VIDIOC_QBUF", `dma-buf of ${dbuf.size} bytes is smaller than the plane length ${size}`);
