@@ -27,6 +27,13 @@ export interface MmOptions {
   readonly swiotlbSize?: number;
 }
 
+/** A page count written to a debugfs alloc/free file (DEFINE_DEBUGFS_ATTRIBUTE parses a u64). */
+function debugCount(text: string, file: string): number {
+  const n = Number(text.trim());
+  if (!Number.isSafeInteger(n) || n < 0) throw new Errno("EINVAL", "write", `cma debugfs ${file}: "${text.trim()}" is not a page count`);
+  return n;
+}
+
 /** Resolve the memory manager with `kernel.resolve(MM)`. */
 export const MM: InjectionToken<MemoryManager> = Symbol.for("@dmabuf/mm/MemoryManager");
 
@@ -232,6 +239,8 @@ export class MemoryManager {
       vfs.createText(`${dbg}/used`, () => u(c.used));
       vfs.createText(`${dbg}/maxchunk`, () => u(c.maxchunk));
       vfs.createText(`${dbg}/bitmap`, () => c.bitmapText());
+      vfs.createText(`${dbg}/alloc`, () => "", (t) => c.debugAlloc(debugCount(t, "alloc")));
+      vfs.createText(`${dbg}/free`, () => "", (t) => c.debugFree(debugCount(t, "free")));
       const sys = `/sys/kernel/mm/cma/${c.name}`;
       vfs.createText(`${sys}/alloc_pages_success`, () => u(c.allocPagesSuccess));
       vfs.createText(`${sys}/alloc_pages_fail`, () => u(c.allocPagesFail));
@@ -247,7 +256,7 @@ export class MemoryManager {
     for (const h of this.heaps) dmaHeapRemove(this.kernel, h);
     for (const p of ["/proc/buddyinfo", "/proc/meminfo"]) vfs.remove(p);
     for (const c of this.cmaAreas) {
-      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
+      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap", "alloc", "free"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
       for (const f of ["alloc_pages_success", "alloc_pages_fail", "release_pages_success", "total_pages", "available_pages"]) vfs.remove(`/sys/kernel/mm/cma/${c.name}/${f}`);
     }
   }
