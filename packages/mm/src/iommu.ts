@@ -78,6 +78,8 @@ export class IommuDomain {
   faults = 0;
   /** Bytes currently mapped. */
   mapped = 0;
+  /** Bumped whenever translations disappear, so that cached translations are rebuilt. */
+  generation = 0;
 
   constructor(
     readonly iommu: Iommu,
@@ -162,7 +164,10 @@ export class IommuDomain {
       if (!e || e.iova >= at + pg) break;
       at += pg;
     }
-    if (at > iova) this.cut(iova, at);
+    if (at > iova) {
+      this.cut(iova, at);
+      this.generation++;
+    }
     const unmapped = at - iova;
     this.mapped -= unmapped;
     if (this.trace?.on) this.trace.emit("unmap", { iova: hex16(iova), iova_end: hex16(end), size, unmapped_size: unmapped });
