@@ -103,9 +103,10 @@ export class DmaMapping {
    * space), EIO (an entry beyond the mask that swiotlb cannot bounce). A failure maps nothing.
    */
   dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
-    check(isValidDmaDirection(dir), "EINVAL", "dma_map_sgtable", `invalid DMA direction ${dir}`);
-    check(!this.records.has(sgt), "EINVAL", "dma_map_sgtable", "the table is already mapped; each attachment maps its own copy");
-    check(sgt.origNents > 0, "EIO", "dma_map_sgtable", "the table has no entries");
+    // plain ifs: no message is built unless the call fails
+    if (!isValidDmaDirection(dir)) throw new Errno("EINVAL", "dma_map_sgtable", `invalid DMA direction ${dir}`);
+    if (this.records.has(sgt)) throw new Errno("EINVAL", "dma_map_sgtable", "the table is already mapped; each attachment maps its own copy");
+    if (sgt.origNents === 0) throw new Errno("EIO", "dma_map_sgtable", "the table has no entries");
     const rec = dev.iommu !== undefined ? this.mapSgIommu(dev, sgt, dir, attrs) : this.mapSgDirect(dev, sgt, dir, attrs);
     this.records.set(sgt, rec);
   }
@@ -181,7 +182,7 @@ export class DmaMapping {
    * with dmaMappingError) when the range cannot be reached or no IOVA space is left.
    */
   dmaMapPage(dev: Device, phys: number, size: number, dir: DmaDataDirection, attrs = 0): number {
-    check(isValidDmaDirection(dir), "EINVAL", "dma_map_page", `invalid DMA direction ${dir}`);
+    if (!isValidDmaDirection(dir)) throw new Errno("EINVAL", "dma_map_page", `invalid DMA direction ${dir}`);
     const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0;
     const domain = this.domainOf(dev);
     let addr: number;
