@@ -386,11 +386,12 @@ export class DmaMapping {
     const g = domain.minPagesz;
     const boundary = dev.segmentBoundaryMask + 1;
     const sgl = sgt.sgl;
-    const offs: number[] = [];
-    const lens: number[] = [];
+    const n = sgl.length;
+    const offs = new Float64Array(n);
+    const lens = new Float64Array(n);
     let iovaLen = 0;
     let prev = -1;
-    for (let i = 0; i < sgl.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = sgl[i]!;
       const off = offsetIn(s.phys, g);
       const rem = offsetIn(iovaLen, boundary);
@@ -410,26 +411,23 @@ export class DmaMapping {
     if (!iova) throw new Errno("ENOMEM", "dma_map_sgtable", `${dev.name}: no ${iovaLen}-byte IOVA range left below ${hex(Math.min(dev.dmaLimit, domain.apertureEnd))} in ${domain.iommu.name}`);
     // iommu_map_sg(): physically contiguous entries go in one iommu_map() call.
     const runs: PhysRun[] = [];
-    sgl.forEach((s, i) => {
-      const start = s.phys - offs[i]!;
+    for (let i = 0; i < n; i++) {
+      const start = sgl[i]!.phys - offs[i]!;
       const last = runs[runs.length - 1];
       if (last && last.phys + last.length === start) last.length += lens[i]!;
       else runs.push({ phys: start, length: lens[i]! });
-    });
+    }
     domain.mapSg(iova, runs, this.prot(dev, dir));
     if (!dev.coherent) for (const s of sgl) this.d.cache.attach(s.phys, s.length);
-    // __finalise_sg()
+    // __finalise_sg(): entries 0..count-1 receive the DMA segments, the rest DMA_MAPPING_ERROR/0.
     const segMask = dev.segmentBoundaryMask;
     const maxLen = this.maxSegmentSize(dev);
     let cur = 0;
     let curLen = 0;
     let count = 0;
     let dma = iova;
-    for (const s of sgl) {
-      s.dmaAddress = DMA_MAPPING_ERROR;
-      s.dmaLength = 0;
-    }
-    sgl.forEach((s, i) => {
+    for (let i = 0; i < n; i++) {
+      const s = sgl[i]!;
       const off = offs[i]!;
       // Unsigned int arithmetic as in the kernel: once an entry alone exceeds max_len, the
       // subtraction wraps and the following entries are concatenated onto it.
@@ -443,7 +441,11 @@ export class DmaMapping {
       sgl[cur]!.dmaLength = curLen;
       dma += lens[i]!;
       if (s.length + off < lens[i]!) curLen = 0;
-    });
+    }
+    for (let i = count; i < n; i++) {
+      sgl[i]!.dmaAddress = DMA_MAPPING_ERROR;
+      sgl[i]!.dmaLength = 0;
+    }
     sgt.nents = count;
     return { dev, dir, attrs: _attrs, bounce: [], iova: { domain, addr: iova, size: iovaLen } };
   }

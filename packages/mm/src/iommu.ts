@@ -157,6 +157,14 @@ export class IommuDomain {
     const end = iova + size;
     let at = iova;
     let i = this.firstEndingAfter(iova);
+    // Fast path: runs covering the whole range without a hole unmap all of it.
+    for (let j = i, covered = iova; j < this.extents.length && this.extents[j]!.iova <= covered; j++) {
+      covered = extentEnd(this.extents[j]!);
+      if (covered >= end) {
+        at = end;
+        break;
+      }
+    }
     while (at < end) {
       const pg = this.pgsize(at, at, end - at);
       while (i < this.extents.length && extentEnd(this.extents[i]!) <= at) i++;
