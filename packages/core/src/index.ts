@@ -44,7 +44,8 @@ export {
 export { flushSignals, sendSignal, signalPending } from "./signal.js";
 export {
   DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT, DMA_FENCE_FLAG_SIGNALED_BIT, DMA_FENCE_FLAG_TIMESTAMP_BIT, DMA_FENCE_FLAG_USER_BITS,
-  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, seqnoIsLater,
+  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, dmaFenceWaitAnyTimeout,
+  seqnoIsLater,
   type DmaFenceCb, type DmaFenceFunc, type DmaFenceOps,
 } from "./dma-fence.js";
 export {
@@ -66,6 +67,6 @@ export {
   syncFileGetFence, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData, type SyncSetDeadline,
 } from "./sync-file.js";
 export {
-  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SyncPt,
+  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SYNC_INFO_DEBUGFS_PATH, SyncPt,
   SyncTimeline, type SwSyncCreateFenceData, type SwSyncGetDeadline,
 } from "./sw-sync.js";

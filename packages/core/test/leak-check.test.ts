@@ -68,7 +68,7 @@ describe("leak checker: every live process, file and registered object, with its
     const buf = dmaBufExport(k, { expName: "leaky_exporter", ops, size: 8192, flags: O_RDWR, priv: {} });
     const attach = dmaBufAttach(buf, k.devices[0]!);
     expect(leakCheck(k).text).toBe(
-      'dma-buf: leaky_exporter ino 1 "", 8192 bytes, 1 reference(s), 1 attachment(s)\n' +
+      "dma-buf: leaky_exporter ino 1 size 8192, 1 reference(s), 1 attachment(s) (created by kernel dma_buf_export at 0.000000s)\n" +
         "dma-buf attachment: cam0 attached to dma-buf ino 1 (leaky_exporter), 0 mapping(s) outstanding",
     );
     dmaBufDetach(buf, attach);
