@@ -69,6 +69,8 @@ const device = z.strictObject({
 export const boardSchema = z
   .strictObject({
     model: z.string().default("dmabuf-sim,generic"),
+    /** Driver plugin packages to load by name (dynamic import), optionally with options: ["pkg", {...}]. */
+    plugins: z.array(z.union([z.string().min(1), z.tuple([z.string().min(1), z.unknown()])])).default([]),
     /** One bank or a list of banks (a single object is read as a one-bank list). */
     memory: z.preprocess((m) => (Array.isArray(m) || m === undefined ? m : [m]), z.array(memoryBank).min(1)),
     reservedMemory: z.array(reservedMemory).default([]),

@@ -64,7 +64,8 @@ export class Kernel {
     const k = new Kernel(parseBoard(opts.board ?? DEFAULT_BOARD));
     if (opts.realtime) k.clock.realtime = opts.realtime;
     const names = new Set<string>();
-    for (const spec of opts.plugins ?? []) {
+    // Plugins named by the board (by package name) load first, then the application's.
+    for (const spec of [...k.board.plugins, ...(opts.plugins ?? [])]) {
       const plugin = typeof spec === "string" ? await loadPlugin(spec) : Array.isArray(spec) ? await loadPlugin(spec[0] as string, spec[1]) : (spec as DriverPlugin);
       if (names.has(plugin.name)) throw new PluginError(`plugin "${plugin.name}" is listed twice; list each plugin once`);
       names.add(plugin.name);

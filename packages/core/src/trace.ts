@@ -92,9 +92,10 @@ export class Tracer {
       "#              | |         |   |||||     |         |",
     ];
     for (const r of ev) {
-      const task = `${r.comm}-${r.pid}`.padStart(22);
-      const ts = (r.ts / 1e9).toFixed(6).padStart(12);
-      lines.push(`${task} [000] ..... ${ts}: ${r.event}: ${fmtArgs(r.args)}`);
+      // trace_print_context(): "%16s-%-7d [%03d] " then the irq flags and "%5lu.%06lu: "
+      const us = Math.floor(r.ts / 1000);
+      const ts = `${String(Math.floor(us / 1e6)).padStart(5)}.${String(us % 1e6).padStart(6, "0")}`;
+      lines.push(`${r.comm.padStart(16)}-${String(r.pid).padEnd(7)} [000] ..... ${ts}: ${r.event}: ${fmtArgs(r.args)}`);
     }
     return lines.join("\n") + "\n";
   }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { inject, injectable, type DependencyContainer } from "tsyringe";
+import type { Device} from "../src/index.js";
 import {
-  BoardError, Device, Errno, Kernel, KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, type DriverPlugin,
+  BoardError, Errno, Kernel, KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, type DriverPlugin,
   type FileOperations, type PlatformDriver,
 } from "../src/index.js";
 
@@ -87,6 +88,8 @@ describe("plugin registry and driver model", () => {
     await expect(Kernel.boot({ board, plugins: [twin("a"), twin("a")] })).rejects.toThrow(PluginError);
     await expect(Kernel.boot({ board, plugins: ["@dmabuf/no-such-plugin"] })).rejects.toThrow(/package not found; install it/);
     await expect(Kernel.boot({ board, plugins: ["zod"] })).rejects.toThrow(/is not a driver plugin/);
+    // the same errors when the board file names the plugin
+    await expect(Kernel.boot({ board: { ...board, plugins: ["@dmabuf/no-such-plugin"] } })).rejects.toThrow(/plugin "@dmabuf\/no-such-plugin": package not found/);
   });
 });
 
