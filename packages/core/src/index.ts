@@ -24,3 +24,16 @@ export {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
   type DmaDataDirection, type Scatterlist,
 } from "./scatterlist.js";
+export {
+  DmaBuf, DmaBufAttachment, dmaBufAttach, dmaBufAttachmentIsDynamic, dmaBufBeginCpuAccess, dmaBufDetach,
+  dmaBufDynamicAttach, dmaBufEndCpuAccess, dmaBufExport, dmaBufFd, dmaBufGet, dmaBufIsDynamic,
+  dmaBufMapAttachment, dmaBufMmap, dmaBufMoveNotify, dmaBufPin, dmaBufPut, dmaBufUnmapAttachment, dmaBufUnpin,
+  dmaBufVmap, dmaBufVunmap, getDmaBuf, isDmaBufFile,
+} from "./dma-buf.js";
+export type { DmaBufAttachOps, DmaBufExportInfo, DmaBufOps, IosysMap } from "./dma-buf-ops.js";
+export {
+  DMA_BUF_BASE, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME, DMA_BUF_SET_NAME_A, DMA_BUF_SET_NAME_B, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START, DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, type DmaBufExportSyncFile,
+  type DmaBufImportSyncFile, type DmaBufSync,
+} from "./dma-buf-uapi.js";

@@ -2,6 +2,7 @@ import { container as rootContainer, type DependencyContainer, type InjectionTok
 import { DEFAULT_BOARD, parseBoard, type BoardDescription, type BoardInput } from "./board.js";
 import { VirtualClock } from "./clock.js";
 import { Device, type PlatformDriver, type Subsystem } from "./device.js";
+import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
@@ -49,6 +50,7 @@ export class Kernel {
     this.container.registerInstance(KERNEL, this);
     this.trace.current = () => this.current ?? KTHREAD;
     this.mountProcfs();
+    dmaBufInit(this);
     this.vfs.createText("/sys/kernel/tracing/trace", () => this.trace.ftrace(), () => this.trace.clear());
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
     for (const d of this.devices)

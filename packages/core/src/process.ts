@@ -205,7 +205,7 @@ export class Process {
         file.ops.mmap(file, vma);
         vma.seal();
       } catch (e) {
-        file.put();
+        vma.file.put(); // the op may have retargeted the vma (vma_set_file)
         throw e;
       }
       this.nextAddr += len + PAGE_SIZE;

@@ -14,10 +14,10 @@ export class VmArea {
   private closed = false;
 
   constructor(
-    readonly file: File,
+    public file: File,
     readonly start: number,
     readonly length: number,
-    readonly pgoff: number,
+    public pgoff: number,
     readonly prot: number,
     readonly flags: number,
   ) {}
@@ -27,6 +27,16 @@ export class VmArea {
     let off = 0;
     this.starts = this.segments.map((s) => ((off += s.length), off - s.length));
     if (off !== this.length) throw new Error(`${this.file.ops.name} mmap op mapped ${off} bytes for a ${this.length}-byte vma`);
+  }
+
+  /**
+   * vma_set_file(): points the mapping at another file, taking a reference on it and dropping the
+   * old one (a driver's mmap op forwarding to dma_buf_mmap does this).
+   */
+  setFile(file: File): void {
+    const old = this.file;
+    this.file = file.get();
+    old.put();
   }
 
   get unmapped(): boolean {
