@@ -37,3 +37,32 @@ export {
   DMA_BUF_SYNC_START, DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, type DmaBufExportSyncFile,
   type DmaBufImportSyncFile, type DmaBufSync,
 } from "./dma-buf-uapi.js";
+// Fences and synchronisation: dma_fence and its containers, dma_resv, sync_file, sw_sync.
+export { flushSignals, sendSignal, signalPending } from "./signal.js";
+export {
+  DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT, DMA_FENCE_FLAG_SIGNALED_BIT, DMA_FENCE_FLAG_TIMESTAMP_BIT, DMA_FENCE_FLAG_USER_BITS,
+  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, seqnoIsLater,
+  type DmaFenceCb, type DmaFenceFunc, type DmaFenceOps,
+} from "./dma-fence.js";
+export {
+  DmaFenceArray, dmaFenceArrayCreate, dmaFenceArrayFirst, dmaFenceArrayNext, dmaFenceIsArray, dmaFenceIsContainer,
+  dmaFenceMatchContext,
+} from "./dma-fence-array.js";
+export {
+  DmaFenceChain, dmaFenceChainContained, dmaFenceChainFindSeqno, dmaFenceChainForEach, dmaFenceChainInit,
+  dmaFenceChainWalk, dmaFenceIsChain, type DmaFenceRef,
+} from "./dma-fence-chain.js";
+export { dmaFenceDedupArray, dmaFenceUnwrap, dmaFenceUnwrapMerge } from "./dma-fence-unwrap.js";
+export { WwAcquireCtx, WwClass, WwMutex, reservationWwClass } from "./ww-mutex.js";
+export {
+  DMA_RESV_USAGE_BOOKKEEP, DMA_RESV_USAGE_KERNEL, DMA_RESV_USAGE_READ, DMA_RESV_USAGE_WRITE, DmaResv, DmaResvIter,
+  dmaResvUsageName, dmaResvUsageRw, type DmaResvEntry, type DmaResvUsage,
+} from "./dma-resv.js";
+export {
+  SYNC_IOC_FILE_INFO, SYNC_IOC_MAGIC, SYNC_IOC_MERGE, SYNC_IOC_SET_DEADLINE, SyncFile, isSyncFile, syncFileCreate,
+  syncFileGetFence, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData, type SyncSetDeadline,
+} from "./sync-file.js";
+export {
+  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SyncPt,
+  SyncTimeline, type SwSyncCreateFenceData, type SwSyncGetDeadline,
+} from "./sw-sync.js";

@@ -7,6 +7,7 @@ import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
 import { Process } from "./process.js";
+import { swSyncInit } from "./sw-sync.js";
 import { Tracer } from "./trace.js";
 import { Vfs, seqFileOps, type VfsNode } from "./vfs.js";
 
@@ -53,6 +54,7 @@ export class Kernel {
     dmaBufInit(this);
     this.vfs.createText("/sys/kernel/tracing/trace", () => this.trace.ftrace(), () => this.trace.clear());
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
+    swSyncInit(this);
     for (const d of this.devices)
       this.vfs.createText(`/sys/bus/platform/devices/${d.name}/driver`, () => (d.driver ? d.driver.name + "\n" : ""));
   }
