@@ -1,4 +1,4 @@
-import { PAGE_SIZE, SgTable } from "@dmabuf/core";
+import { DmaResv, PAGE_SIZE, SgTable } from "@dmabuf/core";
 import type { DmaBuf, DmaBufAttachment } from "@dmabuf/core";
 import type { DrmDevice } from "./drm-device.js";
 import { SegmentedBytes } from "./internal/segmented-bytes.js";
@@ -33,6 +33,8 @@ export class DrmGemObject {
   vmaStart = 0;
   /** Files that hold a handle to the object, by handle count (drm_vma_node_allow/revoke). */
   readonly vmaAllowed = new Map<unknown, number>();
+  /** obj->resv: its own, or for an import the dma-buf's (implicit fences shared with the exporter). */
+  readonly resv: DmaResv;
   private memory: GemBacking | undefined;
   private view: SegmentedBytes | undefined;
 
@@ -40,9 +42,9 @@ export class DrmGemObject {
     readonly dev: DrmDevice,
     readonly size: number,
     private readonly allocate: (obj: DrmGemObject) => GemBacking,
-    /** Driver-private data (to_vgem_bo() and friends). */
-    public priv?: unknown,
+    resv?: DmaResv,
   ) {
+    this.resv = resv ?? new DmaResv(dev.kernel);
     dev.objectCount++;
   }
 

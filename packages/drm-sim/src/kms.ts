@@ -5,10 +5,10 @@
  * and vblank in virtual time. One {@link KmsDevice} per DRIVER_MODESET device.
  */
 import { Errno, check, type DmaFence, type Timer } from "@dmabuf/core";
-import { COMPOSER_FORMATS, WRITEBACK_FORMATS, composeFrame, writeFrame, type ComposerPlane } from "./composer.js";
+import { WRITEBACK_FORMATS, composeFrame, writeFrame, type ComposerPlane } from "./composer.js";
 import type { DrmDevice, DrmFile } from "./drm-device.js";
 import { DrmFramebuffer, framebufferCheck, type FbLimits } from "./drm-framebuffer.js";
-import { createOutFence, fbImplicitFence, installSyncFile, syncFileFence, whenSignaled } from "./internal/fences.js";
+import { createOutFence, fbImplicitFences, installSyncFile, syncFileFence, whenSignaled } from "./internal/fences.js";
 import { ScanoutFrame } from "./scanout-frame.js";
 import * as U from "./uapi.js";
 
@@ -358,10 +358,6 @@ export class KmsDevice implements FbLimits {
     return p;
   }
 
-  private prop(name: PropName): DrmProperty {
-    return this.props.get(name)!;
-  }
-
   createBlob(data: Uint8Array, owner: DrmFile | null): DrmPropertyBlob {
     return this.add((id) => new DrmPropertyBlob(id, data, owner));
   }
@@ -679,7 +675,7 @@ export class KmsDevice implements FbLimits {
     const state = new AtomicState();
     const outPtrs: Int32Array[] = [];
     try {
-      this.setProperties(f, a, state, outPtrs);
+      this.setProperties(a, state, outPtrs);
       // prepare_signaling(): an event needs a CRTC to come from.
       check(!(a.flags & U.DRM_MODE_PAGE_FLIP_EVENT) || state.crtcs.size > 0, "EINVAL", call, "need at least one CRTC for DRM_MODE_PAGE_FLIP_EVENT");
       const affected = this.checkOnly(state, (a.flags & U.DRM_MODE_ATOMIC_ALLOW_MODESET) !== 0);
@@ -696,7 +692,7 @@ export class KmsDevice implements FbLimits {
     }
   }
 
-  private setProperties(f: DrmFile, a: U.drm_mode_atomic, state: AtomicState, outPtrs: Int32Array[]): void {
+  private setProperties(a: U.drm_mode_atomic, state: AtomicState, outPtrs: Int32Array[]): void {
     const call = "DRM_IOCTL_MODE_ATOMIC";
     const objs = userArray(a.objs_ptr, a.count_objs, call);
     const counts = userArray(a.count_props_ptr, a.count_objs, call);
@@ -713,13 +709,13 @@ export class KmsDevice implements FbLimits {
       for (let j = 0; j < Number(counts[i]); j++, k++) {
         const prop = own.find((p) => p.id === Number(props[k]));
         check(prop, "ENOENT", call, `object ${o.id} has no property ${props[k]}`);
-        this.setProperty(f, state, o, prop, values[k] as U.PropValue, outPtrs);
+        this.setProperty(state, o, prop, values[k] as U.PropValue, outPtrs);
       }
     }
   }
 
   /** drm_atomic_{plane,crtc,connector}_set_property() */
-  private setProperty(f: DrmFile, state: AtomicState, o: DrmPlane | DrmCrtc | DrmConnector, prop: DrmProperty, raw: U.PropValue, outPtrs: Int32Array[]): void {
+  private setProperty(state: AtomicState, o: DrmPlane | DrmCrtc | DrmConnector, prop: DrmProperty, raw: U.PropValue, outPtrs: Int32Array[]): void {
     const call = "DRM_IOCTL_MODE_ATOMIC";
     check(!(prop.flags & U.DRM_MODE_PROP_IMMUTABLE), "EINVAL", call, `property ${prop.name} is immutable`);
     const outPtr = (v: U.PropValue): Int32Array | null => {
@@ -892,12 +888,11 @@ export class KmsDevice implements FbLimits {
       flips.set(c, { outFence });
     }
     const wbJobs = new Map<DrmCrtc, WritebackJob>();
-    for (const [c, s] of state.connectors) {
+    for (const s of state.connectors.values()) {
       if (!s.writebackFb || !s.crtc) continue;
       const outFence = s.writebackOutFencePtr ? createOutFence(s.crtc) : null;
       if (s.writebackOutFencePtr && outFence) s.writebackOutFencePtr[0] = installSyncFile(this.dev.kernel, outFence, call);
       wbJobs.set(s.crtc, { fb: s.writebackFb.get(), outFence });
-      void c;
     }
     // drm_atomic_helper_swap_state(): the new state is the committed one from here on.
     const oldFbs: DrmFramebuffer[] = [];
@@ -905,8 +900,8 @@ export class KmsDevice implements FbLimits {
     for (const [p, s] of state.planes) {
       s.fb?.get();
       if (p.state.fb) oldFbs.push(p.state.fb);
-      const fence = s.fence ?? (s.fb ? fbImplicitFence(s.fb) : null);
-      if (fence) fences.push(fence);
+      if (s.fence) fences.push(s.fence);
+      else if (s.fb) fences.push(...fbImplicitFences(s.fb));
       p.state = { ...s, fence: null };
     }
     for (const [c, s] of state.crtcs) {

@@ -1,6 +1,67 @@
 /**
- * The fence services KMS uses, in one place: explicit fences in (IN_FENCE_FD), out (OUT_FENCE_PTR,
- * WRITEBACK_OUT_FENCE_PTR), implicit fences of a framebuffer's buffers, and waiting from a kernel
- * worker (a callback, not a blocked actor: the commit worker must not keep virtual time going).
+ * The fence services KMS uses, in one place: explicit fences in (IN_FENCE_FD) and out
+ * (OUT_FENCE_PTR, WRITEBACK_OUT_FENCE_PTR), implicit fences of a framebuffer's buffers, and waiting
+ * from a kernel worker (a callback, not a blocked actor: a commit worker waiting on a fence that is
+ * never signalled must not keep virtual time going).
  */
-export {};
+import {
+  DMA_RESV_USAGE_WRITE, DmaFence, O_CLOEXEC, dmaFenceContextAlloc, syncFileCreate, syncFileGetFence,
+  type DmaFenceOps, type Kernel,
+} from "@dmabuf/core";
+import type { DrmFramebuffer } from "../drm-framebuffer.js";
+import type { DrmCrtc } from "../kms.js";
+
+/** sync_file_get_fence(): a reference to the fence behind sync_file `fd`, or null. */
+export const syncFileFence = (kernel: Kernel, fd: number): DmaFence | null => syncFileGetFence(kernel, fd);
+
+const crtcFenceOps: DmaFenceOps = {
+  getDriverName: (f) => (f as CrtcFence).crtc.kms.dev.driver.name,
+  getTimelineName: (f) => `CRTC:${(f as CrtcFence).crtc.id}`,
+};
+
+class CrtcFence extends DmaFence {
+  constructor(
+    readonly crtc: DrmCrtc,
+    seqno: number,
+  ) {
+    super(crtc.kms.dev.kernel, crtcFenceOps, crtcContext(crtc), seqno);
+  }
+}
+
+function crtcContext(crtc: DrmCrtc): number {
+  if (!crtc.fenceContext) crtc.fenceContext = dmaFenceContextAlloc(crtc.kms.dev.kernel, 1);
+  return crtc.fenceContext;
+}
+
+/** drm_crtc_create_fence(): the next fence on the CRTC's timeline (signalled when its flip completes). */
+export function createOutFence(crtc: DrmCrtc): DmaFence {
+  return new CrtcFence(crtc, ++crtc.fenceSeqno);
+}
+
+/** A sync_file for `fence`, installed (O_CLOEXEC) in the current process: the fd an out-fence pointer receives. */
+export function installSyncFile(kernel: Kernel, fence: DmaFence, call: string): number {
+  const sf = syncFileCreate(fence);
+  try {
+    return kernel.fdInstall(sf.file, O_CLOEXEC, call);
+  } catch (e) {
+    sf.file.put();
+    throw e;
+  }
+}
+
+/** Resolves once `fence` has signalled (a dma_fence callback). */
+export function whenSignaled(fence: DmaFence): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (fence.addCallback({}, () => resolve()) < 0) resolve();
+  });
+}
+
+/**
+ * drm_gem_plane_helper_prepare_fb(): without an explicit IN_FENCE_FD, a plane waits for the write
+ * fences in its buffers' reservation objects (implicit sync). Returns references.
+ */
+export function fbImplicitFences(fb: DrmFramebuffer): DmaFence[] {
+  const out: DmaFence[] = [];
+  for (const obj of new Set(fb.objs)) out.push(...obj.resv.getFences(DMA_RESV_USAGE_WRITE));
+  return out;
+}
