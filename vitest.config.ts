@@ -20,6 +20,7 @@ export default defineConfig({
       project("@dmabuf/codec-sim", "packages/codec-sim"),
       project("@dmabuf/testkit", "packages/testkit"),
       project("soc-demo", "apps/soc-demo"),
+      project("@dmabuf/tooling", "tooling"),
     ],
   },
 });

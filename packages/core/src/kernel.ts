@@ -5,6 +5,7 @@ import { Device, type PlatformDriver, type Subsystem } from "./device.js";
 import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
+import { KernelObjects } from "./leak-check.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
 import { Process } from "./process.js";
 import { swSyncInit } from "./sw-sync.js";
@@ -36,6 +37,8 @@ export class Kernel {
   readonly vfs = new Vfs();
   readonly devices: Device[];
   readonly container: DependencyContainer;
+  /** Live kernel objects (processes, files, and what subsystems register), for leak checking. */
+  readonly objects = new KernelObjects(() => this.current, () => this.clock.now());
   /** The process whose syscall is running (the model of `current`), if any. */
   current: Process | undefined;
   private readonly processes = new Map<number, Process>();
@@ -126,6 +129,7 @@ export class Kernel {
     if (this.down) throw new Error("spawn: the kernel has been shut down");
     const p = new Process(this, this.nextPid++, comm);
     this.processes.set(p.pid, p);
+    this.objects.register("process", p, () => `${comm}[${p.pid}], ${p.fds.count} open fd(s), ${p.mappings().length} mapping(s)`, `spawn("${comm}")`);
     this.trace.emit("sched_process_fork", { comm, pid: p.pid });
     return p;
   }
@@ -138,17 +142,22 @@ export class Kernel {
   /** @internal Process.exit's last step. */
   reap(p: Process): void {
     this.processes.delete(p.pid);
+    this.objects.unregister(p);
   }
 
   /** Creates a file on an anonymous inode (anon_inode_getfile), e.g. for a dma-buf or sync_file. */
   anonFile(name: string, fops: FileOperations, privateData: unknown, flags: number): File {
-    return new File(fops, { ino: this.vfs.nextIno(), name: `anon_inode:${name}` }, flags & ~O_CLOEXEC, privateData);
+    const file = new File(fops, { ino: this.vfs.nextIno(), name: `anon_inode:${name}` }, flags & ~O_CLOEXEC, privateData);
+    this.objects.registerFile(file, `anon_inode_getfile("${name}")`);
+    return file;
   }
 
   /** Installs `file` in the current process (fd_install + get_unused_fd_flags). */
   fdInstall(file: File, flags: number, call: string): number {
     if (!this.current) throw new Errno("EBADF", call, "no current process: fds can only be created from a process's syscall");
-    return this.current.installFile(file, flags, call);
+    const fd = this.current.installFile(file, flags, call);
+    this.objects.note(file, `${call} installed it as fd ${fd} of ${this.current.comm}[${this.current.pid}]`);
+    return fd;
   }
 
   /** printk(): a line in the kernel log, stamped with virtual time. */

@@ -68,6 +68,7 @@ export class Process {
       const file = new File(node.fops, node.inode, flags & ~O_CLOEXEC, node.privateData);
       node.fops.open?.(file, this.kernel);
       this.fds.install(fd, file, (flags & O_CLOEXEC) !== 0);
+      this.kernel.objects.registerFile(file, `open("${path}") = ${fd}`);
       return fd;
     });
   }

@@ -36,6 +36,16 @@ describe("dma-buf debug views", () => {
     );
   });
 
+  it("keeps one buffer list and one inode counter per kernel", async () => {
+    const a = await PageExporter.boot();
+    const b = await PageExporter.boot();
+    a.exp.export(PAGE_SIZE);
+    expect(a.exp.export(PAGE_SIZE).ino).toBe(2);
+    expect(b.exp.export(PAGE_SIZE).ino).toBe(1);
+    expect(await a.k.spawn("cat").readFile("/sys/kernel/debug/dma_buf/bufinfo")).toContain("Total 2 objects, 8192 bytes");
+    expect(await b.k.spawn("cat").readFile("/sys/kernel/debug/dma_buf/bufinfo")).toContain("Total 1 objects, 4096 bytes");
+  });
+
   it("fdinfo adds dma_buf_show_fdinfo's lines (size, count of references, exp_name, name once set)", async () => {
     const { k, exp } = await PageExporter.boot();
     const p = k.spawn("app");

@@ -1,0 +1,23 @@
+/**
+ * @dmabuf/mm: physical memory, the buddy page allocator, CMA, IOMMU and IOVA, the DMA mapping API
+ * with swiotlb and a cache model, the device DMA engine and dma-heaps. A plugin:
+ * `Kernel.boot({ plugins: [mm()] })`, then `kernel.resolve(MM)`.
+ */
+export { default } from "./plugin.js";
+export { MM, MemoryManager, type MmOptions } from "./memory-manager.js";
+export { PAGE_SHIFT, PhysicalMemory, pfnToPhys, physToPfn, type MemoryBank } from "./physical-memory.js";
+export {
+  MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, MovablePages, NR_PAGE_ORDERS, PAGEBLOCK_ORDER,
+  PageAllocator, type GfpFlags, type PageState,
+} from "./page-allocator.js";
+export { Cma } from "./cma.js";
+export { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, IovaDomain, type Iova } from "./iova.js";
+export { IOMMU_CACHE, IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_WRITE, Iommu, IommuDomain, type IommuPte, type PhysRun } from "./iommu.js";
+export { IO_TLB_DEFAULT_SIZE, IO_TLB_SEGSIZE, IO_TLB_SHIFT, IO_TLB_SIZE, Swiotlb } from "./swiotlb.js";
+export {
+  CMA_ALIGNMENT, DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC, DMA_ATTR_WRITE_COMBINE,
+  DMA_MAPPING_ERROR, DmaMapping, getOrder, type DmaCoherentBuffer, type DmaMappingRecord,
+} from "./dma-mapping.js";
+export { sgAllocTableFromPages, sgAllocTableFromPagesSegment, sgTableDup } from "./scatterlist.js";
+export { DmaEngine, type RowLayout } from "./dma-engine.js";
+export { CopyCounter } from "./copy-counter.js";
