@@ -80,6 +80,17 @@ export class DrmGemObject {
     return this.memory;
   }
 
+  /** Allocates the memory now (objects that must not fail later, like the DMA helper's); returns this. */
+  withBacking(): this {
+    try {
+      this.backing();
+    } catch (e) {
+      this.put();
+      throw e;
+    }
+    return this;
+  }
+
   /** A CPU view of the whole object (vmap). */
   bytes(): SegmentedBytes {
     return (this.view ??= new SegmentedBytes(this.backing().segments));

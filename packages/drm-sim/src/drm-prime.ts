@@ -11,9 +11,9 @@
 import {
   DMA_BIDIRECTIONAL, DMA_NONE, O_ACCMODE, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufFd, dmaBufGet,
   dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, dmaBufVmap, dmaBufVunmap, getDmaBuf,
-  type DmaBuf, type DmaBufAttachment, type DmaBufOps, type SgTable,
+  type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaResv, type SgTable,
 } from "@dmabuf/core";
-import { dmaMapSgtable, dmaUnmapSgtable } from "@dmabuf/mm";
+import { MM } from "@dmabuf/mm";
 import { sliceSegments, type DrmDevice, type DrmFile } from "./drm-device.js";
 import { DrmGemObject } from "./drm-gem.js";
 import * as U from "./uapi.js";
@@ -40,12 +40,13 @@ export const drmGemPrimeDmabufOps: DmaBufOps = {
   // drm_gem_map_dma_buf(): get_sg_table + dma_map_sgtable for the importer's device.
   mapDmaBuf(attach, dir) {
     check(dir !== DMA_NONE, "EINVAL", "drm_gem_map_dma_buf", "DMA_NONE is not a direction");
-    const sgt = objOf(attach.dmabuf).sgTable();
-    dmaMapSgtable(attach.dev, sgt, dir);
+    const obj = objOf(attach.dmabuf);
+    const sgt = obj.sgTable();
+    obj.dev.kernel.resolve(MM).dma.dmaMapSgtable(attach.dev, sgt, dir);
     return sgt;
   },
   unmapDmaBuf(attach, sgt, dir) {
-    dmaUnmapSgtable(attach.dev, sgt, dir);
+    objOf(attach.dmabuf).dev.kernel.resolve(MM).dma.dmaUnmapSgtable(attach.dev, sgt, dir);
   },
   // drm_gem_dmabuf_release(): the dma-buf's reference on the object.
   release(buf) {
@@ -72,6 +73,15 @@ export function drmPrimeGetContiguousSize(sgt: SgTable): number {
     size += s.dmaLength;
   }
   return size;
+}
+
+/**
+ * dma_buf->resv: for a buffer a DRM device exported it is the GEM object's own (exp_info.resv =
+ * obj->resv); a framework-provided `resv` is used for other exporters.
+ */
+function dmaBufResv(buf: DmaBuf): DmaResv | undefined {
+  if (buf.ops === drmGemPrimeDmabufOps) return objOf(buf).resv;
+  return (buf as { resv?: DmaResv }).resv;
 }
 
 /** drm_prime_add_buf_handle(): the cache entry holds its own dma-buf reference. */
@@ -162,7 +172,7 @@ function primeImport(dev: DrmDevice, buf: DmaBuf): DrmGemObject {
         dmaBufDetach(buf, attach);
         dmaBufPut(buf);
       },
-    }));
+    }), dmaBufResv(buf));
     obj.importAttach = attach;
     obj.importSgt = sgt;
     obj.backing();
