@@ -46,6 +46,7 @@ export class DrmGemObject {
   ) {
     this.resv = resv ?? new DmaResv(dev.kernel);
     dev.objectCount++;
+    dev.kernel.objects.register("drm_gem_object", this, () => `${dev.driver.name} size ${size}, ${this.refs} reference(s), ${this.handleCount} handle(s)`, `${dev.driver.name} GEM object`);
   }
 
   get refcount(): number {
@@ -68,6 +69,7 @@ export class DrmGemObject {
     this.memory = undefined;
     this.view = undefined;
     this.dev.objectCount--;
+    this.dev.kernel.objects.unregister(this);
   }
 
   get freed(): boolean {

@@ -250,9 +250,11 @@ class AtomicState {
   readonly crtcs = new Map<DrmCrtc, CrtcState & { outFencePtr: Int32Array | null }>();
   readonly connectors = new Map<DrmConnector, ConnectorState>();
 
+  /** drm_atomic_get_plane_state(): also pulls in the CRTC the plane is on. */
   plane(p: DrmPlane): PlaneState {
     let s = this.planes.get(p);
     if (!s) this.planes.set(p, (s = { ...p.state, fence: null }));
+    if (p.state.crtc) this.crtc(p.state.crtc);
     return s;
   }
   crtc(c: DrmCrtc): CrtcState & { outFencePtr: Int32Array | null } {
@@ -260,7 +262,9 @@ class AtomicState {
     if (!s) this.crtcs.set(c, (s = { ...c.state, outFencePtr: null }));
     return s;
   }
+  /** drm_atomic_get_connector_state(): also pulls in the connector's CRTC. */
   connector(c: DrmConnector): ConnectorState {
+    if (c.state.crtc) this.crtc(c.state.crtc);
     let s = this.connectors.get(c);
     if (!s) this.connectors.set(c, (s = { ...c.state, writebackFb: null, writebackOutFencePtr: null }));
     return s;
@@ -761,6 +765,7 @@ export class KmsDevice implements FbLimits {
           const crtc = v ? this.find(v, DrmCrtc) : null;
           check(!v || crtc, "EACCES", call, `cannot find CRTC with ID ${v}`);
           s.crtc = crtc ?? null;
+          if (crtc) state.crtc(crtc);
           return;
         }
         case P.CRTC_X: s.crtcX = s64; return;
@@ -798,6 +803,7 @@ export class KmsDevice implements FbLimits {
         const crtc = v ? this.find(v, DrmCrtc) : null;
         check(!v || crtc, "EACCES", call, `cannot find CRTC with ID ${v}`);
         s.crtc = crtc ?? null;
+        if (crtc) state.crtc(crtc);
         return;
       }
       if (prop.name === P.WRITEBACK_FB_ID) {
@@ -816,9 +822,6 @@ export class KmsDevice implements FbLimits {
    */
   private checkOnly(state: AtomicState, allowModeset: boolean): Set<DrmCrtc> {
     const call = "DRM_IOCTL_MODE_ATOMIC";
-    // Planes and connectors moving between CRTCs pull both CRTCs into the state.
-    for (const [p, s] of state.planes) for (const c of [p.state.crtc, s.crtc]) if (c) state.crtc(c);
-    for (const [c, s] of state.connectors) for (const x of [c.state.crtc, s.crtc]) if (x) state.crtc(x);
     for (const [p, s] of state.planes) {
       // drm_atomic_plane_check()
       check(!(s.crtc && !s.fb), "EINVAL", call, `[PLANE:${p.id}] CRTC set but no FB`);
