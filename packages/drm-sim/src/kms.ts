@@ -124,7 +124,7 @@ export class DrmCrtc {
   writeback: WritebackJob[] = [];
   /** Latest composed frame. */
   lastFrame: ScanoutFrame | null = null;
-  readonly frameListeners = new Set<(f: ScanoutFrame) => void>();
+  private readonly frameListeners = new Set<(f: ScanoutFrame) => void>();
   /** Out-fence timeline (drm_crtc.fence_context, fence_seqno). */
   fenceContext = 0;
   fenceSeqno = 0;
@@ -136,6 +136,16 @@ export class DrmCrtc {
     readonly id: number,
     readonly index: number,
   ) {}
+
+  /**
+   * Calls `listener` with every frame the CRTC scans out (composed at each vblank, as vkms' CRC
+   * worker does), keeping vblank running meanwhile. Returns the function that unsubscribes.
+   */
+  onFrame(listener: (f: ScanoutFrame) => void): () => void {
+    this.frameListeners.add(listener);
+    this.scheduleVblank();
+    return () => this.frameListeners.delete(listener);
+  }
 
   /** drm_calc_timestamping_constants(): framedur_ns = htotal * vtotal * 1e6 / clock (kHz). */
   get framedurNs(): number {
