@@ -9,7 +9,7 @@
  * over XRGB words was), so CRCs of equal pictures are equal whatever the planes' X bytes held.
  */
 import { type DrmFormatInfo, planeWidth } from "./drm-format.js";
-import { SegmentedBytes } from "./internal/segmented-bytes.js";
+import type { SegmentedBytes } from "./internal/segmented-bytes.js";
 import * as U from "./uapi.js";
 
 /** One format plane of a framebuffer in memory: the buffer's bytes, where the plane starts, its pitch. */

@@ -14,28 +14,20 @@ import type { DrmCrtc } from "../kms.js";
 /** sync_file_get_fence(): a reference to the fence behind sync_file `fd`, or null. */
 export const syncFileFence = (kernel: Kernel, fd: number): DmaFence | null => syncFileGetFence(kernel, fd);
 
-const crtcFenceOps: DmaFenceOps = {
-  getDriverName: (f) => (f as CrtcFence).crtc.kms.dev.driver.name,
-  getTimelineName: (f) => `CRTC:${(f as CrtcFence).crtc.id}`,
-};
-
-class CrtcFence extends DmaFence {
-  constructor(
-    readonly crtc: DrmCrtc,
-    seqno: number,
-  ) {
-    super(crtc.kms.dev.kernel, crtcFenceOps, crtcContext(crtc), seqno);
-  }
-}
-
-function crtcContext(crtc: DrmCrtc): number {
-  if (!crtc.fenceContext) crtc.fenceContext = dmaFenceContextAlloc(crtc.kms.dev.kernel, 1);
-  return crtc.fenceContext;
-}
+/** Per-CRTC fence ops: the core calls the name ops from the fence constructor, so they close over the CRTC. */
+const crtcOps = new WeakMap<DrmCrtc, DmaFenceOps>();
 
 /** drm_crtc_create_fence(): the next fence on the CRTC's timeline (signalled when its flip completes). */
 export function createOutFence(crtc: DrmCrtc): DmaFence {
-  return new CrtcFence(crtc, ++crtc.fenceSeqno);
+  const kernel = crtc.kms.dev.kernel;
+  let ops = crtcOps.get(crtc);
+  if (!ops) {
+    const driver = crtc.kms.dev.driver.name;
+    const timeline = `CRTC:${crtc.id}`;
+    crtcOps.set(crtc, (ops = { getDriverName: () => driver, getTimelineName: () => timeline }));
+    crtc.fenceContext = dmaFenceContextAlloc(kernel, 1);
+  }
+  return new DmaFence(kernel, ops, crtc.fenceContext, ++crtc.fenceSeqno);
 }
 
 /** A sync_file for `fence`, installed (O_CLOEXEC) in the current process: the fd an out-fence pointer receives. */
