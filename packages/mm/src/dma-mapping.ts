@@ -91,9 +91,9 @@ export class DmaMapping {
     return addr + size - 1 <= dev.dmaLimit;
   }
 
-  /** dma_get_max_seg_size(): the device's max_segment_size (board default 64 KiB). */
+  /** dma_get_max_seg_size(): the device's max_segment_size (board default 64 KiB), an unsigned int. */
   maxSegmentSize(dev: Device): number {
-    return dev.maxSegmentSize || 65536;
+    return Math.min(dev.maxSegmentSize, 0xffffffff) || 65536;
   }
 
   /**
@@ -122,7 +122,7 @@ export class DmaMapping {
 
   /** dma_unmap_sgtable(): undoes the mapping; implies sync_for_cpu unless DMA_ATTR_SKIP_CPU_SYNC. */
   dmaUnmapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
-    const rec = this.recordOf(dev, sgt, dir, "dma_unmap_sgtable");
+    const rec = this.recordOf(dev, sgt, "dma_unmap_sgtable");
     const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0;
     if (rec.iova) {
       for (const s of sgt.sgl) {
@@ -142,7 +142,7 @@ export class DmaMapping {
 
   /** dma_sync_sgtable_for_cpu(): hand the buffer to the CPU (invalidate; copy back from bounce slots). */
   dmaSyncSgtableForCpu(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
-    const rec = this.recordOf(dev, sgt, dir, "dma_sync_sgtable_for_cpu");
+    const rec = this.recordOf(dev, sgt, "dma_sync_sgtable_for_cpu");
     sgt.sgl.forEach((s, i) => {
       const b = rec.bounce[i] ?? -1;
       if (!dev.coherent && dir !== DMA_TO_DEVICE) this.d.cache.invalidate(b >= 0 ? b : s.phys, s.length);
@@ -152,7 +152,7 @@ export class DmaMapping {
 
   /** dma_sync_sgtable_for_device(): hand the buffer back to the device (bounce out; clean). */
   dmaSyncSgtableForDevice(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
-    const rec = this.recordOf(dev, sgt, dir, "dma_sync_sgtable_for_device");
+    const rec = this.recordOf(dev, sgt, "dma_sync_sgtable_for_device");
     sgt.sgl.forEach((s, i) => {
       const b = rec.bounce[i] ?? -1;
       if (b >= 0) this.d.swiotlb!.syncForDevice(b, s.length, dir);
@@ -201,8 +201,8 @@ export class DmaMapping {
   /** dma_unmap_page_attrs() */
   dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs = 0): void {
     const rec = this.singles.get(dev)?.get(addr);
-    if (!rec || rec.size !== size || rec.dir !== dir)
-      throw new Error(`DMA-API: ${dev.name}: device driver tries to free DMA memory it has not allocated [device address=${hex(addr)}] [size=${size} bytes] (or with another size or direction)`);
+    if (!rec || rec.size !== size)
+      throw new Error(`DMA-API: ${dev.name}: device driver tries to free DMA memory it has not allocated [device address=${hex(addr)}] [size=${size} bytes] (or with another size)`);
     const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0;
     const b = rec.bounce[0]!;
     if (!dev.coherent) {
@@ -415,7 +415,9 @@ export class DmaMapping {
     }
     sgl.forEach((s, i) => {
       const off = offs[i]!;
-      if (curLen && !off && dma % (segMask + 1) !== 0 && maxLen - curLen >= s.length) curLen += s.length;
+      // Unsigned int arithmetic as in the kernel: once an entry alone exceeds max_len, the
+      // subtraction wraps and the following entries are concatenated onto it.
+      if (curLen && !off && dma % (segMask + 1) !== 0 && (maxLen - curLen) >>> 0 >= s.length) curLen += s.length;
       else {
         if (i > 0) cur++;
         curLen = s.length;
@@ -430,11 +432,11 @@ export class DmaMapping {
     return { dev, dir, attrs: _attrs, bounce: [], iova: { domain, addr: iova, size: iovaLen } };
   }
 
-  private recordOf(dev: Device, sgt: SgTable, dir: DmaDataDirection, call: string): DmaMappingRecord {
+  /** The mapping of `sgt` for `dev`. A direction differing from the mapping's is only a DMA-API debug warning in Linux, so it is allowed. */
+  private recordOf(dev: Device, sgt: SgTable, call: string): DmaMappingRecord {
     const rec = this.records.get(sgt);
     if (!rec) throw new Errno("EINVAL", call, `${dev.name}: the table is not mapped`);
     if (rec.dev !== dev) throw new Errno("EINVAL", call, `the table is mapped for ${rec.dev.name}, not ${dev.name}`);
-    if (rec.dir !== dir) throw new Errno("EINVAL", call, `${dev.name}: direction ${dir} differs from the mapping's ${rec.dir} (DMA-API: device driver syncs/frees DMA memory with different direction)`);
     return rec;
   }
 

@@ -21,3 +21,9 @@ export {
 export { sgAllocTableFromPages, sgAllocTableFromPagesSegment, sgTableDup } from "./scatterlist.js";
 export { DmaEngine, type RowLayout } from "./dma-engine.js";
 export { CopyCounter } from "./copy-counter.js";
+export {
+  DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOC_MAGIC, DMA_HEAP_VALID_FD_FLAGS, DMA_HEAP_VALID_HEAP_FLAGS, DmaHeap, dmaHeapAdd, dmaHeapRemove,
+  type DmaHeapAllocationData, type DmaHeapOps,
+} from "./heaps/dma-heap.js";
+export { SYSTEM_HEAP_ORDERS, addSystemHeap } from "./heaps/system-heap.js";
+export { addCmaHeap } from "./heaps/cma-heap.js";

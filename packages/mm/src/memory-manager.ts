@@ -1,6 +1,9 @@
 import { Errno, type Device, type DmaDataDirection, type Kernel, type SgTable } from "@dmabuf/core";
 import type { InjectionToken } from "tsyringe";
 import { Cma } from "./cma.js";
+import { addCmaHeap } from "./heaps/cma-heap.js";
+import { dmaHeapRemove, type DmaHeap } from "./heaps/dma-heap.js";
+import { addSystemHeap } from "./heaps/system-heap.js";
 import { CopyCounter } from "./copy-counter.js";
 import { DmaEngine } from "./dma-engine.js";
 import { DmaMapping, type DmaCoherentBuffer } from "./dma-mapping.js";
@@ -51,6 +54,8 @@ export class MemoryManager {
   readonly cache: CacheModel;
   readonly dma: DmaMapping;
   readonly engine: DmaEngine;
+  /** /dev/dma_heap/system and one CMA heap per CMA area. */
+  readonly heaps: readonly DmaHeap[];
 
   constructor(
     readonly kernel: Kernel,
@@ -102,6 +107,7 @@ export class MemoryManager {
     this.dma = new DmaMapping({ mem: this.mem, pages: this.pages, iommus: this.iommus, swiotlb: this.swiotlb, cache: this.cache, cmaFor: (d) => this.cmaFor(d), printk });
     this.engine = new DmaEngine(this.mem, this.dma, this.cache, this.copies, kernel.trace);
     this.registerFiles();
+    this.heaps = [addSystemHeap(kernel, this), ...this.cmaAreas.filter((c) => c.reusable).map((c) => addCmaHeap(kernel, this, c))];
   }
 
   /** The CMA area or carve-out named `name`. */
@@ -226,6 +232,7 @@ export class MemoryManager {
   /** Module exit: removes the files the subsystem created. */
   teardown(): void {
     const vfs = this.kernel.vfs;
+    for (const h of this.heaps) dmaHeapRemove(this.kernel, h);
     for (const p of ["/proc/buddyinfo", "/proc/meminfo"]) vfs.remove(p);
     for (const c of this.cmaAreas) {
       for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
