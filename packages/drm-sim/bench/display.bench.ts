@@ -3,12 +3,12 @@
  * import, a cache hit after the first frame, plus an atomic page flip and its event), and what the
  * vkms composer costs per 1080p frame (XRGB8888 and NV12 primaries), against a 1080p frame copy.
  */
-import { Kernel, type Process } from "@dmabuf/core";
-import mm from "@dmabuf/mm";
+import { Kernel, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_WRITE, type Process } from "@dmabuf/core";
+import mm, { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
 import { atLeast, below, copyBaseline, defineSuite } from "@dmabuf/tooling/bench";
 import drmSim, { drmDeviceOf, type DrmCrtc } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, createDumb, fdToHandle, handleToFd, kmsIds, mapDumb, mode, modeset, type KmsIds } from "../test/support/drm.js";
+import { addFb, atomic, fdToHandle, kmsIds, mode, modeset, type KmsIds } from "../test/support/drm.js";
 
 const W = 1920;
 const H = 1080;
@@ -25,27 +25,29 @@ interface Scene {
   n: number;
 }
 
-/** vkms at 1080p showing one of two vgem buffers imported through PRIME. */
+/** vkms at 1080p showing one of two CMA-heap buffers imported through PRIME. */
 async function scene(format: "XRGB8888" | "NV12"): Promise<Scene> {
   const kernel = await Kernel.boot({ plugins: [mm(), drmSim()] });
   kernel.trace.on = false;
   const p = kernel.spawn("compositor");
   const card = p.open("/dev/dri/card0");
-  const vgem = p.open("/dev/dri/card1");
   const ids = await kmsIds(p, card);
+  const heap = p.open("/dev/dma_heap/linux,cma");
   const bufs: number[] = [];
   const fbs: number[] = [];
+  const nv12 = format === "NV12";
+  const size = nv12 ? (W * H * 3) / 2 : W * H * 4;
   for (let i = 0; i < 2; i++) {
-    const nv12 = format === "NV12";
-    const bo = await createDumb(p, vgem, W, nv12 ? (H * 3) / 2 : H, nv12 ? 8 : 32);
-    const map = await mapDumb(p, vgem, bo.handle, bo.size);
-    map.write(0, Uint8Array.from({ length: bo.size }, (_, j) => (j * 7 + i) & 0xff));
-    const dmabuf = await handleToFd(p, vgem, bo.handle);
-    const h = await fdToHandle(p, card, dmabuf);
-    bufs.push(dmabuf);
+    const alloc: DmaHeapAllocationData = { len: size, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+    await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, alloc);
+    const map = p.mmap(null, size, PROT_WRITE, MAP_SHARED, alloc.fd, 0);
+    map.write(0, Uint8Array.from({ length: size }, (_, j) => (j * 7 + i) & 0xff));
+    p.munmap(map);
+    const h = await fdToHandle(p, card, alloc.fd);
+    bufs.push(alloc.fd);
     fbs.push(nv12
-      ? await addFb(p, card, W, H, U.DRM_FORMAT_NV12, [h, h], [bo.pitch, bo.pitch], [0, bo.pitch * H])
-      : await addFb(p, card, W, H, U.DRM_FORMAT_XRGB8888, [h], [bo.pitch]));
+      ? await addFb(p, card, W, H, U.DRM_FORMAT_NV12, [h, h], [W, W], [0, W * H])
+      : await addFb(p, card, W, H, U.DRM_FORMAT_XRGB8888, [h], [W * 4]));
   }
   await modeset(p, card, ids, mode(ids, W, H), fbs[0]!);
   return { kernel, p, card, ids, bufs, fbs, crtc: drmDeviceOf(kernel, "/dev/dri/card0").kms!.crtcs[0]!, n: 0 };

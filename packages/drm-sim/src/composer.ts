@@ -8,7 +8,7 @@
  * The output is XRGB8888 held as 32-bit words 0x00RRGGBB (the unused byte cleared, as vkms' CRC
  * over XRGB words was), so CRCs of equal pictures are equal whatever the planes' X bytes held.
  */
-import { type DrmFormatInfo, planeWidth } from "./drm-format.js";
+import type { DrmFormatInfo } from "./drm-format.js";
 import type { SegmentedBytes } from "./internal/segmented-bytes.js";
 import * as U from "./uapi.js";
 
@@ -40,21 +40,29 @@ export const COMPOSER_FORMATS: readonly number[] = [
 /** Formats the writeback connector writes (WRITEBACK_PIXEL_FORMATS). */
 export const WRITEBACK_FORMATS: readonly number[] = [U.DRM_FORMAT_XRGB8888, U.DRM_FORMAT_ARGB8888];
 
-const clamp8 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
+/* BT.601 limited range, integer form (R = (298(Y-16) + 409(V-128) + 128) >> 8, ...), as lookup tables. */
+const tab = (f: (i: number) => number) => Int32Array.from({ length: 256 }, (_, i) => f(i));
+const Y_C = tab((y) => 298 * (y - 16) + 128);
+const V_R = tab((v) => 409 * (v - 128));
+const U_G = tab((u) => -100 * (u - 128));
+const V_G = tab((v) => -208 * (v - 128));
+const U_B = tab((u) => 516 * (u - 128));
+/** clamp to 0..255 of (value >> 8), indexed by (value >> 8) + 512. */
+const CLAMP = Uint8Array.from({ length: 1536 }, (_, i) => Math.max(0, Math.min(255, i - 512)));
+
+/** One pixel as int32 0xFFRRGGBB. */
+function yuv(y: number, u: number, v: number): number {
+  const c = Y_C[y]!;
+  return 0xff000000 | (CLAMP[((c + V_R[v]!) >> 8) + 512]! << 16) | (CLAMP[((c + U_G[u]! + V_G[v]!) >> 8) + 512]! << 8) | CLAMP[((c + U_B[u]!) >> 8) + 512]!;
+}
 
 /** BT.601 limited range Y'CbCr -> 0xFFRRGGBB (integer form of the matrix, as in many kernel drivers). */
 export function yuvToArgb(y: number, u: number, v: number): number {
-  const c = 298 * (y - 16);
-  const d = u - 128;
-  const e = v - 128;
-  const r = clamp8((c + 409 * e + 128) >> 8);
-  const g = clamp8((c - 100 * d - 208 * e + 128) >> 8);
-  const b = clamp8((c + 516 * d + 128) >> 8);
-  return (0xff000000 | (r << 16) | (g << 8) | b) >>> 0;
+  return yuv(y, u, v) >>> 0;
 }
 
-/** Fills `line[0..w)` with 0xAARRGGBB pixels of row `y` (fb coordinates) starting at column `x`. */
-type LineReader = (p: ComposerPlane, x: number, y: number, w: number, line: Uint32Array) => void;
+/** Fills `line[0..w)` with int32 0xAARRGGBB pixels of row `y` (fb coordinates) starting at column `x`. */
+type LineReader = (p: ComposerPlane, x: number, y: number, w: number, line: Int32Array) => void;
 
 const row = (p: ComposerPlane, i: number, x: number, y: number, w: number, cpp: number) => {
   const m = p.memory[i]!;
@@ -64,16 +72,17 @@ const row = (p: ComposerPlane, i: number, x: number, y: number, w: number, cpp: 
 const rgb32 = (rShift: number, bShift: number, alpha: boolean): LineReader => (p, x, y, w, line) => {
   const s = row(p, 0, x, y, w, 4);
   // Little-endian words; an unaligned line (odd pitch or offset) is read a byte at a time.
-  const words = (s.byteOffset & 3) === 0 ? new Uint32Array(s.buffer, s.byteOffset, w) : undefined;
-  if (words && rShift === 16 && !alpha) {
-    for (let i = 0; i < w; i++) line[i] = (words[i]! | 0xff000000) >>> 0;
+  const words = (s.byteOffset & 3) === 0 ? new Int32Array(s.buffer, s.byteOffset, w) : undefined;
+  if (words && rShift === 16) {
+    line.set(words);
+    if (!alpha) for (let i = 0; i < w; i++) line[i] = line[i]! | 0xff000000;
     return;
   }
   for (let i = 0, j = 0; i < w; i++, j += 4) {
     const px = words ? words[i]! : s[j]! | (s[j + 1]! << 8) | (s[j + 2]! << 16) | (s[j + 3]! << 24);
     const r = (px >>> rShift) & 0xff;
     const b = (px >>> bShift) & 0xff;
-    line[i] = ((alpha ? px & 0xff000000 : 0xff000000) | (r << 16) | (px & 0xff00) | b) >>> 0;
+    line[i] = (alpha ? px & 0xff000000 : 0xff000000) | (r << 16) | (px & 0xff00) | b;
   }
 };
 
@@ -89,16 +98,16 @@ const READERS = new Map<number, LineReader>([
       const r = (v >> 11) & 0x1f;
       const g = (v >> 5) & 0x3f;
       const b = v & 0x1f;
-      line[i] = (0xff000000 | (((r << 3) | (r >> 2)) << 16) | (((g << 2) | (g >> 4)) << 8) | ((b << 3) | (b >> 2))) >>> 0;
+      line[i] = 0xff000000 | (((r << 3) | (r >> 2)) << 16) | (((g << 2) | (g >> 4)) << 8) | ((b << 3) | (b >> 2));
     }
   }],
   [U.DRM_FORMAT_RGB888, (p, x, y, w, line) => {
     const s = row(p, 0, x, y, w, 3); // [B, G, R] in memory (little-endian 24-bit R:G:B)
-    for (let i = 0, j = 0; i < w; i++, j += 3) line[i] = (0xff000000 | (s[j + 2]! << 16) | (s[j + 1]! << 8) | s[j]!) >>> 0;
+    for (let i = 0, j = 0; i < w; i++, j += 3) line[i] = 0xff000000 | (s[j + 2]! << 16) | (s[j + 1]! << 8) | s[j]!;
   }],
   [U.DRM_FORMAT_BGR888, (p, x, y, w, line) => {
     const s = row(p, 0, x, y, w, 3);
-    for (let i = 0, j = 0; i < w; i++, j += 3) line[i] = (0xff000000 | (s[j]! << 16) | (s[j + 1]! << 8) | s[j + 2]!) >>> 0;
+    for (let i = 0, j = 0; i < w; i++, j += 3) line[i] = 0xff000000 | (s[j]! << 16) | (s[j + 1]! << 8) | s[j + 2]!;
   }],
   [U.DRM_FORMAT_YUYV, packed422(0, 1, 3)],
   [U.DRM_FORMAT_UYVY, packed422(1, 0, 2)],
@@ -106,16 +115,15 @@ const READERS = new Map<number, LineReader>([
   [U.DRM_FORMAT_NV21, semiPlanar(1, 0)],
   [U.DRM_FORMAT_NV16, semiPlanar(0, 1)],
   [U.DRM_FORMAT_YUV420, (p, x, y, w, line) => {
-    const f = p.format;
-    const cx = Math.floor(x / f.hsub);
-    const cw = planeWidth(f, x + w, 1) - cx;
-    const cy = Math.floor(y / f.vsub);
+    const cx = x >> 1;
+    const cw = ((x + w + 1) >> 1) - cx;
+    const cy = y >> 1;
     const ys = row(p, 0, x, y, w, 1).slice();
     const us = row(p, 1, cx, cy, cw, 1).slice();
     const vs = row(p, 2, cx, cy, cw, 1);
     for (let i = 0; i < w; i++) {
-      const c = Math.floor((x + i) / f.hsub) - cx;
-      line[i] = yuvToArgb(ys[i]!, us[c]!, vs[c]!);
+      const c = ((x + i) >> 1) - cx;
+      line[i] = yuv(ys[i]!, us[c]!, vs[c]!);
     }
   }],
 ]);
@@ -128,22 +136,21 @@ function packed422(yo: number, uo: number, vo: number): LineReader {
     for (let i = 0; i < w; i++) {
       const px = x + i - x0;
       const pair = (px >> 1) * 4;
-      line[i] = yuvToArgb(s[pair + yo + (px & 1) * 2]!, s[pair + uo]!, s[pair + vo]!);
+      line[i] = yuv(s[pair + yo + (px & 1) * 2]!, s[pair + uo]!, s[pair + vo]!);
     }
   };
 }
 
-/** NV12/NV21/NV16: a luma plane and an interleaved chroma plane (`u`/`v` the byte order). */
+/** NV12/NV21/NV16 (hsub 2): a luma plane and an interleaved chroma plane (`u`/`v` the byte order). */
 function semiPlanar(u: number, v: number): LineReader {
   return (p, x, y, w, line) => {
-    const f = p.format;
-    const cx = Math.floor(x / f.hsub);
-    const cw = planeWidth(f, x + w, 1) - cx;
+    const cx = x >> 1;
+    const cw = ((x + w + 1) >> 1) - cx;
     const ys = row(p, 0, x, y, w, 1).slice();
-    const cs = row(p, 1, cx, Math.floor(y / f.vsub), cw, 2);
+    const cs = row(p, 1, cx, Math.floor(y / p.format.vsub), cw, 2);
     for (let i = 0; i < w; i++) {
-      const c = (Math.floor((x + i) / f.hsub) - cx) * 2;
-      line[i] = yuvToArgb(ys[i]!, cs[c + u]!, cs[c + v]!);
+      const c = ((((x + i) >> 1) - cx) << 1);
+      line[i] = yuv(ys[i]!, cs[c + u]!, cs[c + v]!);
     }
   };
 }
@@ -154,7 +161,9 @@ function semiPlanar(u: number, v: number): LineReader {
  */
 export function composeFrame(out: Uint32Array, width: number, height: number, planes: readonly ComposerPlane[]): void {
   out.fill(0);
-  const line = new Uint32Array(width);
+  const line = new Int32Array(width);
+  // Opaque planes are read straight into the output row, then the X byte is cleared.
+  const outI32 = new Int32Array(out.buffer, out.byteOffset, out.length);
   for (const p of planes) {
     const read = READERS.get(p.format.format);
     if (!read) throw new Error(`composer: no line reader for format ${U.fourccName(p.format.format)}`);
@@ -166,12 +175,14 @@ export function composeFrame(out: Uint32Array, width: number, height: number, pl
     const w = x1 - x0;
     const sx = p.srcX + (x0 - p.dstX);
     for (let y = y0; y < y1; y++) {
-      read(p, sx, p.srcY + (y - p.dstY), w, line);
       const base = y * width + x0;
       if (!p.format.hasAlpha) {
-        for (let i = 0; i < w; i++) out[base + i] = line[i]! & 0xffffff;
+        const dst = outI32.subarray(base, base + w);
+        read(p, sx, p.srcY + (y - p.dstY), w, dst);
+        for (let i = 0; i < w; i++) dst[i] = dst[i]! & 0xffffff;
         continue;
       }
+      read(p, sx, p.srcY + (y - p.dstY), w, line);
       for (let i = 0; i < w; i++) {
         const s = line[i]!;
         const a = s >>> 24;
@@ -184,8 +195,10 @@ export function composeFrame(out: Uint32Array, width: number, height: number, pl
 /** pre_mul_blend_channel(): DIV_ROUND_CLOSEST(src * 0xff + dst * (0xff - alpha), 0xff) per channel. */
 function blend(src: number, dst: number, a: number): number {
   const inv = 255 - a;
-  const ch = (sh: number) => Math.min(255, Math.floor((((src >>> sh) & 0xff) * 255 + ((dst >>> sh) & 0xff) * inv + 127) / 255));
-  return (ch(16) << 16) | (ch(8) << 8) | ch(0);
+  const r = Math.min(255, Math.floor((((src >>> 16) & 0xff) * 255 + ((dst >>> 16) & 0xff) * inv + 127) / 255));
+  const g = Math.min(255, Math.floor((((src >>> 8) & 0xff) * 255 + ((dst >>> 8) & 0xff) * inv + 127) / 255));
+  const b = Math.min(255, Math.floor(((src & 0xff) * 255 + (dst & 0xff) * inv + 127) / 255));
+  return (r << 16) | (g << 8) | b;
 }
 
 /**
