@@ -1,12 +1,13 @@
 /**
- * The issue's end-to-end check: a buffer from another device (vgem, the IGT exporter) is imported
+ * The issue's end-to-end check: a buffer from a dma-heap (CMA) or another device (vgem, the IGT exporter) is imported
  * into the display through PRIME, wrapped in a framebuffer with ADDFB2, and flipped to with an
  * IN_FENCE_FD (a sw_sync point) that signals later. The flip must wait for the fence
  * (drm_atomic_helper_wait_for_fences), its event must arrive at the first vblank after the signal,
  * and the picture scanned out (PNG and CRC) must be the pattern written into the buffer.
  * Also IGT prime_vgem basic-fence-flip / fence-flip-hang with a vgem WRITE fence (implicit sync).
  */
-import { POLLIN, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, type SwSyncCreateFenceData } from "@dmabuf/core";
+import { MAP_SHARED, O_CLOEXEC, O_RDWR, POLLIN, PROT_READ, PROT_WRITE, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, type SwSyncCreateFenceData } from "@dmabuf/core";
+import { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
 import { describe, expect, it } from "vitest";
 import { ScanoutFrame, VGEM_FENCE_TIMEOUT_NS } from "../src/index.js";
 import * as U from "../src/uapi.js";
@@ -18,24 +19,33 @@ const H = 768;
 const PERIOD = Math.floor((1344 * 806 * 1e6) / 65000);
 const pattern = (x: number, y: number) => ((Math.floor((x * 255) / (W - 1)) << 16) | (Math.floor((y * 255) / (H - 1)) << 8) | ((x ^ y) & 0xff)) >>> 0;
 
-async function scene() {
+/** The display shows black; a producer fills a buffer (a CMA dma-heap buffer or a vgem object) with the pattern. */
+async function scene(source: "heap" | "vgem") {
   const k = await bootDrm();
   const p = k.spawn("compositor");
   const card = p.open(VKMS);
   const vgem = p.open(VGEM);
   const ids = await kmsIds(p, card);
-  // The display shows black first (a modeset with a native dumb fb).
   const black = await createDumb(p, card, W, H);
   const blackFb = await addFb(p, card, W, H, U.DRM_FORMAT_XRGB8888, [black.handle], [black.pitch]);
   await modeset(p, card, ids, mode(ids, W, H), blackFb);
-  // The producer renders into a vgem buffer (X bytes left as garbage: scanout ignores them).
   const bo = await createDumb(p, vgem, W, H);
-  const map = await mapDumb(p, vgem, bo.handle, bo.size);
-  const words = new Uint32Array(map.bytes.buffer, map.bytes.byteOffset, (bo.pitch / 4) * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) words[y * (bo.pitch / 4) + x] = (0xaa000000 | pattern(x, y)) >>> 0;
-  const dmabuf = await handleToFd(p, vgem, bo.handle);
+  let dmabuf: number;
+  let map;
+  if (source === "heap") {
+    const alloc: DmaHeapAllocationData = { len: W * H * 4, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+    await p.ioctl(p.open("/dev/dma_heap/linux,cma"), DMA_HEAP_IOCTL_ALLOC, alloc);
+    dmabuf = alloc.fd;
+    map = p.mmap(null, W * H * 4, PROT_READ | PROT_WRITE, MAP_SHARED, dmabuf, 0);
+  } else {
+    map = await mapDumb(p, vgem, bo.handle, bo.size);
+    dmabuf = await handleToFd(p, vgem, bo.handle);
+  }
+  // X bytes left as garbage: scanout ignores them.
+  const words = new Uint32Array(map.bytes.buffer, map.bytes.byteOffset, W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) words[y * W + x] = (0xaa000000 | pattern(x, y)) >>> 0;
   const handle = await fdToHandle(p, card, dmabuf);
-  const fb = await addFb(p, card, W, H, U.DRM_FORMAT_XRGB8888, [handle], [bo.pitch]);
+  const fb = await addFb(p, card, W, H, U.DRM_FORMAT_XRGB8888, [handle], [W * 4]);
   const crtc = kmsOf(k).crtcs[0]!;
   const frames: ScanoutFrame[] = [];
   const stopFrames = crtc.onFrame((f) => frames.push(f));
@@ -44,8 +54,8 @@ async function scene() {
 }
 
 describe("end to end: PRIME import + ADDFB2 + IN_FENCE_FD flip + PNG/CRC of the scanout", () => {
-  it("the flip waits for the sw_sync fence, completes at the next vblank, and scans out the pattern", async () => {
-    const { k, p, card, ids, fb, frames, expected } = await scene();
+  it("a CMA dma-heap buffer: the flip waits for the sw_sync fence, completes at the next vblank, and scans out the pattern", async () => {
+    const { k, p, card, ids, fb, frames, expected } = await scene("heap");
     const tl = p.open(SW_SYNC_DEBUGFS_PATH);
     const pt: SwSyncCreateFenceData = { value: 1, name: "render-done", fence: -1 };
     await p.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, pt);
@@ -81,7 +91,7 @@ describe("end to end: PRIME import + ADDFB2 + IN_FENCE_FD flip + PNG/CRC of the 
   });
 
   it("IGT prime_vgem basic-fence-flip: a vgem WRITE fence holds the flip (implicit sync) until FENCE_SIGNAL", async () => {
-    const { p, card, vgem, ids, bo, fb, frames, expected } = await scene();
+    const { p, card, vgem, ids, bo, fb, frames, expected } = await scene("vgem");
     const attach: U.drm_vgem_fence_attach = { handle: bo.handle, flags: U.VGEM_FENCE_WRITE };
     await p.ioctl(vgem, U.DRM_IOCTL_VGEM_FENCE_ATTACH, attach);
     await atomic(p, card, ids, { [ids.primary]: { FB_ID: fb } }, U.DRM_MODE_ATOMIC_NONBLOCK | U.DRM_MODE_PAGE_FLIP_EVENT);
@@ -94,7 +104,7 @@ describe("end to end: PRIME import + ADDFB2 + IN_FENCE_FD flip + PNG/CRC of the 
   });
 
   it("IGT prime_vgem fence-flip-hang: a never-signalled vgem fence still lets the flip complete, after its 10 s timeout", async () => {
-    const { k, p, card, vgem, ids, bo, fb, stopFrames } = await scene();
+    const { k, p, card, vgem, ids, bo, fb, stopFrames } = await scene("vgem");
     stopFrames();
     const attach: U.drm_vgem_fence_attach = { handle: bo.handle, flags: U.VGEM_FENCE_WRITE };
     await p.ioctl(vgem, U.DRM_IOCTL_VGEM_FENCE_ATTACH, attach);
