@@ -11,6 +11,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@dmabuf/source"] } },
   resolve: { conditions: ["@dmabuf/source"] },
   test: {
+    // Property and pipeline tests are CPU-bound; a 2-core CI machine needs more than the 5 s default.
+    testTimeout: 30_000,
     setupFiles: [new URL("./vitest.setup.ts", import.meta.url).pathname],
     projects: [
       project("@dmabuf/core", "packages/core"),

@@ -6,6 +6,7 @@
  * passes it to the caller unchanged and undoes whatever it had done for that call.
  */
 import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
+import type { DmaResv } from "./dma-resv.js";
 import type { DmaDataDirection, SgTable } from "./scatterlist.js";
 import type { VmArea } from "./vm-area.js";
 
@@ -122,4 +123,9 @@ export interface DmaBufExportInfo {
   readonly flags: number;
   /** The exporter's private object, handed back as `dmabuf.priv`. Required (non-null). */
   readonly priv: unknown;
+  /**
+   * The reservation object to share (e.g. the GEM object's), or absent for the buffer to get its
+   * own, which is finalised with the buffer. Implicit-sync fences live here.
+   */
+  readonly resv?: DmaResv;
 }

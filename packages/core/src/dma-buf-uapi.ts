@@ -38,9 +38,6 @@ export const DMA_BUF_IOCTL_SYNC = _IOW(DMA_BUF_BASE, 0, 8);
 export const DMA_BUF_SET_NAME_A = _IOW(DMA_BUF_BASE, 1, 4);
 export const DMA_BUF_SET_NAME_B = _IOW(DMA_BUF_BASE, 1, 8);
 export const DMA_BUF_SET_NAME = DMA_BUF_SET_NAME_B;
-/**
- * Since 6.0 (CONFIG_SYNC_FILE). The numbers live here with the rest of the UAPI; their handlers are
- * part of the fences work (dma-resv / sync_file) and are added to the dma-buf fd's ioctl switch there.
- */
+/** Since 6.0 (CONFIG_SYNC_FILE); handled in dma-buf-implicit-sync.ts. */
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = _IOWR(DMA_BUF_BASE, 2, 8);
 export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = _IOW(DMA_BUF_BASE, 3, 8);

@@ -12,8 +12,10 @@
  */
 import type { Device } from "./device.js";
 import type { DmaBufAttachOps, DmaBufExportInfo, DmaBufOps, IosysMap } from "./dma-buf-ops.js";
-import { DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME_A, DMA_BUF_SET_NAME_B, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_VALID_FLAGS_MASK } from "./dma-buf-uapi.js";
-import { Errno, check, type ErrnoCode } from "./errno.js";
+import { DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME_A, DMA_BUF_SET_NAME_B, DMA_BUF_SYNC_END, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_VALID_FLAGS_MASK, type DmaBufExportSyncFile, type DmaBufImportSyncFile } from "./dma-buf-uapi.js";
+import { dmaBufDescribeFences, dmaBufExportSyncFile, dmaBufImportSyncFile, dmaBufPoll, dmaBufWaitForCpuAccess } from "./dma-buf-implicit-sync.js";
+import { DmaResv } from "./dma-resv.js";
+import { Errno, check, isErrno, type ErrnoCode } from "./errno.js";
 import { File, O_ACCMODE, O_NONBLOCK, SEEK_END, SEEK_SET, type FileOperations, type Inode } from "./file.js";
 import type { Kernel } from "./kernel.js";
 import { PAGE_SIZE } from "./process.js";
@@ -49,10 +51,7 @@ export function dmaBufInit(kernel: Kernel): void {
   kernel.vfs.createText("/sys/kernel/debug/dma_buf/bufinfo", () => bufinfo(list));
 }
 
-/**
- * struct dma_buf. Drivers read its fields; the framework alone changes them.
- * (The fences work adds `resv`, the buffer's dma_resv, here.)
- */
+/** struct dma_buf. Drivers read its fields; the framework alone changes them. */
 export class DmaBuf {
   readonly size: number;
   readonly expName: string;
@@ -69,6 +68,10 @@ export class DmaBuf {
   vmapPtr: IosysMap | undefined;
   /** f_mode as bufinfo prints it. */
   readonly fmode: number;
+  /** The reservation object holding the buffer's implicit-sync fences (shared or its own). */
+  readonly resv: DmaResv;
+  /** @internal true when `resv` is the buffer's own, to finalise at release. */
+  readonly ownResv: boolean;
 
   /** @internal Built by {@link dmaBufExport} only. */
   constructor(
@@ -80,6 +83,8 @@ export class DmaBuf {
     this.expName = info.expName;
     this.ops = info.ops;
     this.priv = info.priv;
+    this.ownResv = !info.resv;
+    this.resv = info.resv ?? new DmaResv(kernel);
     const flags = info.flags & (O_ACCMODE | O_NONBLOCK);
     this.fmode = openFmode(flags);
     this.file = new File(DMA_BUF_FOPS, new DmaBufInode(ino, this), flags, this);
@@ -269,6 +274,7 @@ function release(buf: DmaBuf): void {
   listOf(k).buffers.delete(buf);
   if (buf.vmappingCounter) k.printk(`kernel BUG at drivers/dma-buf/dma-buf.c:dma_buf_release: dma-buf ino ${buf.ino} (${buf.expName}) released while vmapped (vmapping_counter ${buf.vmappingCounter})`);
   buf.ops.release(buf);
+  if (buf.ownResv) buf.resv.fini();
   if (buf.attachments.length) {
     warn(k, "EBUSY", "dma_buf_release", `dma-buf ino ${buf.ino} (${buf.expName}) released with ${buf.attachments.length} attachment(s) (${buf.attachments.map((a) => a.dev.name).join(", ")}): importers must detach before their last dma_buf_put()`);
     for (const a of buf.attachments) a.attached = false;
@@ -282,7 +288,9 @@ function release(buf: DmaBuf): void {
 function mapDmaBuf(attach: DmaBufAttachment, dir: DmaDataDirection, call: string): SgTable {
   const sgt = attach.dmabuf.ops.mapDmaBuf(attach, dir);
   if (!sgt) throw new Errno("ENOMEM", call, `${attach.dmabuf.expName} mapDmaBuf returned no sg_table`);
-  // The fences work adds here: a static importer waits for DMA_RESV_USAGE_KERNEL fences.
+  // Linux also makes a static importer wait here for DMA_RESV_USAGE_KERNEL fences (a move in
+  // progress). Mapping is synchronous in this model and no exporter leaves an unsignalled KERNEL
+  // fence behind (moves complete before they return), so there is nothing to wait for.
   return sgt;
 }
 
@@ -441,12 +449,15 @@ export function dmaBufMoveNotify(buf: DmaBuf): void {
 /* ---- CPU access ---- */
 
 /**
- * dma_buf_begin_cpu_access(): the exporter makes the buffer coherent for the CPU in `dir`.
- * (The fences work adds the wait for implicit fences: dma_resv_usage_rw(dir writes).)
+ * dma_buf_begin_cpu_access(): the exporter makes the buffer coherent for the CPU in `dir`, then the
+ * caller sleeps until the implicit fences allow the access (a writer waits for readers and writers,
+ * a reader for writers). ERESTARTSYS when a signal interrupts that wait.
  */
 export async function dmaBufBeginCpuAccess(buf: DmaBuf, dir: DmaDataDirection): Promise<void> {
   live(buf, "dma_buf_begin_cpu_access");
+  const task = buf.kernel.current;
   await buf.ops.beginCpuAccess?.(buf, dir);
+  await dmaBufWaitForCpuAccess(buf, dir, task);
 }
 
 /** dma_buf_end_cpu_access(): the exporter flushes CPU writes for the devices. */
@@ -524,7 +535,14 @@ async function ioctlSync(buf: DmaBuf, arg: unknown): Promise<number> {
   check(rw !== 0, "EINVAL", call, "flags must include DMA_BUF_SYNC_READ and/or DMA_BUF_SYNC_WRITE");
   const dir = rw === DMA_BUF_SYNC_RW ? DMA_BIDIRECTIONAL : rw === 1 ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
   if (Number(flags) & DMA_BUF_SYNC_END) await dmaBufEndCpuAccess(buf, dir);
-  else await dmaBufBeginCpuAccess(buf, dir);
+  else
+    try {
+      await dmaBufBeginCpuAccess(buf, dir);
+    } catch (e) {
+      // No SA_RESTART in this model: an interrupted wait reaches userspace as EINTR.
+      if (isErrno(e, "ERESTARTSYS")) throw new Errno("EINTR", call, "a signal arrived while waiting for the buffer's fences");
+      throw e;
+    }
   return 0;
 }
 
@@ -549,6 +567,7 @@ const DMA_BUF_FOPS: FileOperations = {
     traceBuf(buf, "dma_buf_mmap_internal");
     buf.ops.mmap!(buf, vma);
   },
+  poll: (file, table) => dmaBufPoll(file.privateData as DmaBuf, table),
   /** dma_buf_llseek(): only finding the size (SEEK_END, 0) or the start (SEEK_SET, 0). */
   llseek(file, offset, whence) {
     const buf = file.privateData as DmaBuf;
@@ -564,8 +583,10 @@ const DMA_BUF_FOPS: FileOperations = {
       case DMA_BUF_SET_NAME_A:
       case DMA_BUF_SET_NAME_B:
         return setName(buf, arg);
-      // DMA_BUF_IOCTL_EXPORT_SYNC_FILE and DMA_BUF_IOCTL_IMPORT_SYNC_FILE are handled here by the
-      // fences work (they need the buffer's dma_resv), as is the fd's poll op.
+      case DMA_BUF_IOCTL_EXPORT_SYNC_FILE:
+        return dmaBufExportSyncFile(buf, arg as DmaBufExportSyncFile);
+      case DMA_BUF_IOCTL_IMPORT_SYNC_FILE:
+        return dmaBufImportSyncFile(buf, arg as DmaBufImportSyncFile);
       default:
         throw new Errno("ENOTTY", "ioctl", `unknown dma-buf ioctl 0x${request.toString(16).padStart(8, "0")}`);
     }
@@ -589,7 +610,7 @@ function bufinfo(list: DmaBufList): string {
   let bytes = 0;
   for (const buf of [...list.buffers].reverse()) {
     out += `${dec8(buf.size)}\t${hex8(buf.file.flags)}\t${hex8(buf.fmode)}\t${dec8(buf.file.count)}\t${buf.expName}\t${dec8(buf.ino)}\t${buf.name ?? "<none>"}\n`;
-    // The fences work adds dma_resv_describe()'s fence lines here.
+    out += dmaBufDescribeFences(buf);
     out += "\tAttached Devices:\n";
     for (const a of buf.attachments) out += `\t${a.dev.name}\n`;
     out += `Total ${buf.attachments.length} devices attached\n\n`;

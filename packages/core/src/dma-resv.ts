@@ -1,6 +1,7 @@
 import type { DmaFence } from "./dma-fence.js";
 import { dmaFenceContextAlloc, warn } from "./dma-fence.js";
 import { dmaFenceArrayCreate, dmaFenceIsContainer } from "./dma-fence-array.js";
+import { callAs } from "./internal/call-as.js";
 import { MAX_SCHEDULE_TIMEOUT } from "./internal/schedule-timeout.js";
 import type { Kernel } from "./kernel.js";
 import { WwMutex, type WwAcquireCtx } from "./ww-mutex.js";
@@ -205,10 +206,13 @@ export class DmaResv {
    */
   async waitTimeout(usage: DmaResvUsage, intr: boolean, timeout: number = MAX_SCHEDULE_TIMEOUT): Promise<number> {
     let ret = timeout || 1;
+    const task = this.kernel.current;
     const cursor = new DmaResvIter(this, usage);
     try {
       for (let f = cursor.first(); f; f = cursor.next()) {
-        ret = await f.waitTimeout(intr, ret);
+        const fence = f;
+        const left = ret;
+        ret = await callAs(this.kernel, task, () => fence.waitTimeout(intr, left));
         if (ret <= 0) return ret;
       }
       return ret;

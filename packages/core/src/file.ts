@@ -39,6 +39,8 @@ export const MAP_PRIVATE = 0x02;
 /** What `poll` hands a file's `poll` op: register the wait queues that will signal readiness. */
 export interface PollTable {
   wait(queue: WaitQueue): void;
+  /** poll_requested_events(): the events the caller asked for, plus POLLERR | POLLHUP. */
+  events: number;
 }
 
 /**

@@ -237,7 +237,7 @@ export class Process {
    */
   async poll(fds: PollFd[], timeoutMs = -1): Promise<number> {
     const queues: WaitQueue[] = [];
-    const table: PollTable = { wait: (q) => void queues.push(q) };
+    const table: PollTable = { wait: (q) => void queues.push(q), events: 0 };
     const scan = () =>
       this.sys("poll", () => {
         let n = 0;
@@ -245,7 +245,10 @@ export class Process {
           const file = this.fds.lookup(p.fd);
           if (p.fd < 0) p.revents = 0;
           else if (!file) p.revents = POLLNVAL;
-          else p.revents = (file.ops.poll ? file.ops.poll(file, table) : DEFAULT_POLLMASK) & (p.events | POLLERR | POLLHUP);
+          else {
+            table.events = p.events | POLLERR | POLLHUP;
+            p.revents = (file.ops.poll ? file.ops.poll(file, table) : DEFAULT_POLLMASK) & table.events;
+          }
           if (p.revents) n++;
         }
         return n;

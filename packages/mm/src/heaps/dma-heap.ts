@@ -61,7 +61,7 @@ export function dmaHeapAdd(kernel: Kernel, name: string, ops: DmaHeapOps, priv?:
   check(!heaps.has(name), "EINVAL", "dma_heap_add", `Already registered heap named ${name}`);
   check(heaps.size < MAX_HEAPS, "EINVAL", "dma_heap_add", "Unable to get minor number for heap");
   const heap = new DmaHeap(name, ops, priv);
-  kernel.vfs.create(`/dev/dma_heap/${name}`, { name: "dma_heap", ioctl: (file, req, arg) => dmaHeapIoctl(kernel, file.privateData as DmaHeap, req, arg) }, heap, `dma_heap/${name}`);
+  kernel.vfs.create(`/dev/dma_heap/${name}`, { name: "dma_heap", ioctl: (file, req, arg) => dmaHeapIoctl(file.privateData as DmaHeap, req, arg) }, heap, `dma_heap/${name}`);
   heaps.set(name, heap);
   return heap;
 }
@@ -77,7 +77,7 @@ export function dmaHeapRemove(kernel: Kernel, heap: DmaHeap): void {
  * EINVAL); the user struct may be smaller (older) or larger (newer) than the kernel's: the kernel
  * reads min(sizes) bytes, zero-fills the rest, ignores extra input, and copies back the user's size.
  */
-function dmaHeapIoctl(kernel: Kernel, heap: DmaHeap, ucmd: number, arg: unknown): number {
+function dmaHeapIoctl(heap: DmaHeap, ucmd: number, arg: unknown): number {
   const call = "DMA_HEAP_IOCTL_ALLOC";
   check(_IOC_NR(ucmd) < 1, "EINVAL", "dma_heap_ioctl", `command nr ${_IOC_NR(ucmd)} is not DMA_HEAP_IOCTL_ALLOC (the only one)`);
   const kdir = _IOC_DIR(DMA_HEAP_IOCTL_ALLOC);
@@ -108,7 +108,6 @@ function dmaHeapIoctl(kernel: Kernel, heap: DmaHeap, ucmd: number, arg: unknown)
   }
   // copy_to_user of out_size bytes: only fields inside it reach the user struct
   if (8 + 4 <= Math.min(outSize, KSIZE)) (user as { fd: number }).fd = fd;
-  kernel.trace.emit("dma_heap_alloc", { heap: heap.name, len: Number(len), fd });
   return 0;
 }
 

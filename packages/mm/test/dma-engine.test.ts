@@ -1,0 +1,91 @@
+import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, SgTable } from "@dmabuf/core";
+import { describe, expect, it } from "vitest";
+import { sgAllocTableFromPages } from "../src/index.js";
+import { bootMm, pattern, sameBytes } from "./support/boot.js";
+
+describe("DmaEngine: device-side access through the mapping", () => {
+  it("writes rows straight into physical memory (zero copy) when each row lies in one piece", async () => {
+    const { m } = await bootMm();
+    const dev = m.device("disp0");
+    const pfn = m.pages.allocPages(4);
+    const sgt = sgAllocTableFromPages(Array.from({ length: 16 }, (_, i) => pfn + i), 0, 16 * 4096);
+    m.dmaMapSgtable(dev, sgt, DMA_FROM_DEVICE);
+    const rows: Uint8Array[] = [];
+    m.engine.writeRows(dev, sgt, { offset: 64, stride: 2048, rowBytes: 1920, rows: 30 }, (row, y) => {
+      rows.push(row);
+      row.fill(y + 1); // a plain ArrayBuffer? no: a view of the SharedArrayBuffer itself
+    });
+    expect(rows.every((r) => r.buffer === m.mem.banks[0]!.sab)).toBe(true);
+    const cpu = m.view(pfn * 4096, 16 * 4096);
+    expect(cpu[64]).toBe(1);
+    expect(cpu[64 + 2048 * 29 + 1919]).toBe(30);
+    expect(cpu[64 + 1920]).toBe(0); // the stride padding is untouched
+    expect(m.copies.count).toBe(0);
+  });
+
+  it("a row straddling two discontiguous pieces is filled in a scratch row and copied (counted split-row)", async () => {
+    const { m } = await bootMm();
+    const dev = m.device("disp0");
+    const a = m.pages.allocPages(0);
+    const b = m.pages.allocPages(1) + 1; // not adjacent to a
+    const sgt = SgTable.fromRuns([{ phys: a * 4096, length: 4096 }, { phys: b * 4096, length: 4096 }]);
+    m.dmaMapSgtable(dev, sgt, DMA_BIDIRECTIONAL);
+    m.engine.writeRows(dev, sgt, { offset: 0, stride: 3000, rowBytes: 3000, rows: 2 }, (row, y) => row.set(pattern(3000, y)));
+    expect(m.copies.of("split-row")).toEqual({ count: 1, bytes: 3000 });
+    const back = m.engine.read(dev, sgt, 3000, 3000);
+    expect(sameBytes(back, pattern(3000, 1))).toBe(true);
+    expect(sameBytes(m.view(b * 4096, 3000 + 3000 - 4096), pattern(3000, 1).subarray(4096 - 3000))).toBe(true);
+  });
+
+  it("refuses a table not mapped for the device (EINVAL) and an access past the mapping (EFAULT)", async () => {
+    const { m } = await bootMm();
+    const pfn = m.pages.allocPages(0);
+    const sgt = sgAllocTableFromPages([pfn], 0, 4096);
+    expect(() => m.engine.read(m.device("disp0"), sgt, 0, 1)).toThrow(/EINVAL/);
+    m.dmaMapSgtable(m.device("cam0"), sgt, DMA_BIDIRECTIONAL);
+    expect(() => m.engine.read(m.device("disp0"), sgt, 0, 1)).toThrow(/EINVAL/);
+    expect(() => m.engine.read(m.device("cam0"), sgt, 4000, 200)).toThrow(/EFAULT/);
+  });
+
+  it("reaches a dma_alloc_attrs buffer through its bus address (busViews); beyond a direct device's mask is EIO", async () => {
+    const { m } = await bootMm();
+    const dev = m.device("cam0");
+    const buf = m.dmaAllocAttrs(dev, 8192);
+    const [v] = m.engine.busViews(dev, buf.dmaAddress + 100, 4, true);
+    v!.set([1, 2, 3, 4]);
+    expect(m.dma.coherentView(buf).subarray(100, 104)).toEqual(new Uint8Array([1, 2, 3, 4]));
+    expect(() => m.engine.busViews(m.device("disp0"), 2 ** 32, 4, false)).toThrow(/EIO/);
+  });
+});
+
+describe("PhysicalMemory", () => {
+  it("every view of a physical address shares the same bytes (no copy to share)", async () => {
+    const { m } = await bootMm();
+    const a = m.view(0x40001000, 16);
+    const b = m.view(0x40001008, 8);
+    a[8] = 42;
+    expect(b[0]).toBe(42);
+    expect(a.buffer).toBe(b.buffer);
+  });
+
+  it("zeroes only pages that were handed out (clean pages stay untouched and uncommitted)", async () => {
+    const { m } = await bootMm();
+    const bank = m.mem.banks[0]!;
+    m.view(0x40002000, 4096).fill(7);
+    expect(bank.dirty[2]).toBe(1);
+    expect(bank.dirty[3]).toBe(0);
+    m.mem.zero(0x40000000, 8 * 4096);
+    expect(m.view(0x40002000, 4096).every((x) => x === 0)).toBe(true);
+    expect(bank.dirty[2]).toBe(1); // the view above marked it again
+  });
+
+  it("a range outside RAM or across banks is EFAULT; views() splits a run at bank ends", async () => {
+    const { m } = await bootMm({ memory: [{ base: "0x40000000", size: "4M" }, { base: "0x40400000", size: "4M" }] });
+    expect(() => m.view(0x3ffff000, 4096)).toThrow(/EFAULT/);
+    expect(() => m.view(0x403ff000, 8192)).toThrow(/EFAULT/);
+    const out: Uint8Array[] = [];
+    m.mem.views(0x403ff000, 8192, out);
+    expect(out.map((v) => v.length)).toEqual([4096, 4096]);
+    expect(out[0]!.buffer).not.toBe(out[1]!.buffer);
+  });
+});
