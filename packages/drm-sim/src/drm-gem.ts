@@ -35,6 +35,7 @@ export class DrmGemObject {
   readonly vmaAllowed = new Map<unknown, number>();
   /** obj->resv: its own, or for an import the dma-buf's (implicit fences shared with the exporter). */
   readonly resv: DmaResv;
+  private readonly ownResv: boolean;
   private memory: GemBacking | undefined;
   private view: SegmentedBytes | undefined;
 
@@ -44,6 +45,7 @@ export class DrmGemObject {
     private readonly allocate: (obj: DrmGemObject) => GemBacking,
     resv?: DmaResv,
   ) {
+    this.ownResv = !resv;
     this.resv = resv ?? new DmaResv(dev.kernel);
     dev.objectCount++;
     dev.kernel.objects.register("drm_gem_object", this, () => `${dev.driver.name} size ${size}, ${this.refs} reference(s), ${this.handleCount} handle(s)`, `${dev.driver.name} GEM object`);
@@ -68,6 +70,7 @@ export class DrmGemObject {
     this.memory?.release();
     this.memory = undefined;
     this.view = undefined;
+    if (this.ownResv) this.resv.fini();
     this.dev.objectCount--;
     this.dev.kernel.objects.unregister(this);
   }

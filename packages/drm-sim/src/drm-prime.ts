@@ -11,7 +11,7 @@
 import {
   DMA_BIDIRECTIONAL, DMA_NONE, O_ACCMODE, PAGE_SIZE, check, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufFd, dmaBufGet,
   dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, dmaBufVmap, dmaBufVunmap, getDmaBuf,
-  type DmaBuf, type DmaBufAttachment, type DmaBufOps, type DmaResv, type SgTable,
+  type DmaBuf, type DmaBufAttachment, type DmaBufOps, type SgTable,
 } from "@dmabuf/core";
 import { MM } from "@dmabuf/mm";
 import { sliceSegments, type DrmDevice, type DrmFile } from "./drm-device.js";
@@ -75,15 +75,6 @@ export function drmPrimeGetContiguousSize(sgt: SgTable): number {
   return size;
 }
 
-/**
- * dma_buf->resv: for a buffer a DRM device exported it is the GEM object's own (exp_info.resv =
- * obj->resv); a framework-provided `resv` is used for other exporters.
- */
-function dmaBufResv(buf: DmaBuf): DmaResv | undefined {
-  if (buf.ops === drmGemPrimeDmabufOps) return objOf(buf).resv;
-  return (buf as { resv?: DmaResv }).resv;
-}
-
 /** drm_prime_add_buf_handle(): the cache entry holds its own dma-buf reference. */
 function addBufHandle(f: DrmFile, buf: DmaBuf, handle: number): void {
   getDmaBuf(buf);
@@ -107,8 +98,9 @@ export function drmPrimeHandleToFd(dev: DrmDevice, f: DrmFile, args: U.drm_prime
       buf = obj.dmaBuf;
       getDmaBuf(buf);
     } else {
-      // export_and_register_object(): the dma-buf holds the object; obj->dma_buf holds the dma-buf.
-      buf = dmaBufExport(dev.kernel, { expName: dev.driver.name, ops: drmGemPrimeDmabufOps, size: obj.size, flags: args.flags & O_ACCMODE, priv: obj });
+      // export_and_register_object(): the dma-buf holds the object and shares its reservation
+      // object (exp_info.resv = obj->resv); obj->dma_buf holds the dma-buf.
+      buf = dmaBufExport(dev.kernel, { expName: dev.driver.name, ops: drmGemPrimeDmabufOps, size: obj.size, flags: args.flags & O_ACCMODE, priv: obj, resv: obj.resv });
       obj.get();
       obj.dmaBuf = buf;
       getDmaBuf(buf);
@@ -172,7 +164,7 @@ function primeImport(dev: DrmDevice, buf: DmaBuf): DrmGemObject {
         dmaBufDetach(buf, attach);
         dmaBufPut(buf);
       },
-    }), dmaBufResv(buf));
+    }), buf.resv);
     obj.importAttach = attach;
     obj.importSgt = sgt;
     obj.backing();
