@@ -6,6 +6,7 @@
  */
 import { Errno, O_NONBLOCK, POLLIN, POLLRDNORM, WaitQueue, check, filePrivate, type Device, type File, type FileOperations, type Kernel, type VmArea } from "@dmabuf/core";
 import { dmaBufPut, type DmaBuf } from "@dmabuf/core";
+import { drmDebugfsInit } from "./drm-debugfs.js";
 import { pageAlign, type DrmGemObject } from "./drm-gem.js";
 import { drmPrimeFdToHandle, drmPrimeHandleToFd, type DrmPrimeOps } from "./drm-prime.js";
 import type { KmsDevice } from "./kms.js";
@@ -75,11 +76,17 @@ export class DrmFile {
   readonly eventWait = new WaitQueue();
   private eventSpace = EVENT_SPACE;
   closed = false;
+  /** The opener (drm_file->pid and its comm), for debugfs "clients". */
+  readonly pid: number;
+  readonly comm: string;
 
   constructor(
     readonly dev: DrmDevice,
     readonly file: File,
-  ) {}
+  ) {
+    this.pid = dev.kernel.current?.pid ?? 0;
+    this.comm = dev.kernel.current?.comm ?? "<unknown>";
+  }
 
   /** drm_event_reserve_init(): ENOMEM when the file's event space (4096 bytes) is used up. */
   reserveEvent(length: number): void {
@@ -188,7 +195,9 @@ export class DrmDevice {
   readonly files = new Set<DrmFile>();
   private nextVmaPage = DRM_FILE_PAGE_OFFSET_START;
   private readonly vma = new Map<number, DrmGemObject>();
-  private master: DrmFile | undefined;
+  private debugfs: string[] = [];
+  /** The current master file (drm_master), if any. */
+  master: DrmFile | undefined;
   readonly path: string;
 
   constructor(
@@ -204,15 +213,17 @@ export class DrmDevice {
     return (this.driver.driverFeatures & f) !== 0;
   }
 
-  /** drm_dev_register(): creates the device node. */
+  /** drm_dev_register(): creates the device node and its debugfs directory. */
   register(): void {
     this.kernel.vfs.create(this.path, drmFops, this, `226:${this.minor}`);
+    this.debugfs = drmDebugfsInit(this);
     this.kernel.printk(`[drm] Initialized ${this.driver.name} ${this.driver.major}.${this.driver.minor}.${this.driver.patchlevel} ${this.driver.date} for ${this.device.name} on minor ${this.minor}`);
   }
 
   /** drm_dev_unregister() */
   unregister(): void {
     this.kernel.vfs.remove(this.path);
+    for (const p of this.debugfs) this.kernel.vfs.remove(p);
   }
 
   /** drm_gem_create_mmap_offset(): a fake offset range of the object's size, made once. */

@@ -29,6 +29,8 @@ export class DrmFramebuffer {
   private refs = 1;
   /** The file whose fb list holds it (drm_file.fbs); null once RMFB or close removed it. */
   owner: DrmFile | null;
+  /** fb->comm: the task that created it. */
+  readonly comm: string;
 
   constructor(
     readonly id: number,
@@ -45,6 +47,7 @@ export class DrmFramebuffer {
     private readonly onFree: (fb: DrmFramebuffer) => void,
   ) {
     this.owner = owner;
+    this.comm = owner.comm;
   }
 
   get refcount(): number {
