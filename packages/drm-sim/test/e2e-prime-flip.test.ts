@@ -13,10 +13,10 @@ import { ScanoutFrame, VGEM_FENCE_TIMEOUT_NS } from "../src/index.js";
 import * as U from "../src/uapi.js";
 import { addFb, atomic, bootDrm, createDumb, fdToHandle, handleToFd, kmsIds, kmsOf, mapDumb, mode, modeset, VGEM, VKMS } from "./support/drm.js";
 
-const W = 1024;
-const H = 768;
-/** vblank period of 1024x768@60 (65 MHz, 1344 x 806): framedur_ns. */
-const PERIOD = Math.floor((1344 * 806 * 1e6) / 65000);
+const W = 640;
+const H = 480;
+/** vblank period of 640x480@60 (25.175 MHz, 800 x 525): framedur_ns. */
+const PERIOD = Math.floor((800 * 525 * 1e6) / 25175);
 const pattern = (x: number, y: number) => ((Math.floor((x * 255) / (W - 1)) << 16) | (Math.floor((y * 255) / (H - 1)) << 8) | ((x ^ y) & 0xff)) >>> 0;
 
 /** The display shows black; a producer fills a buffer (a CMA dma-heap buffer or a vgem object) with the pattern. */

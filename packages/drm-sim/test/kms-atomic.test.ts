@@ -4,6 +4,7 @@
  * consolidated checks D22-D26 of the reference), and vblank timing in virtual time.
  */
 import { O_NONBLOCK, POLLIN, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SYNC_IOC_FILE_INFO, type Process, type SwSyncCreateFenceData } from "@dmabuf/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
 import { addFb, atomic, bootDrm, createDumb, kmsIds, kmsOf, mapDumb, mode, modeBlob, modeset, planeProps, VKMS, type KmsIds } from "./support/drm.js";
@@ -225,5 +226,37 @@ describe("sw_sync in-fence on a blocking commit", () => {
     await atomic(p, fd, ids, { [ids.primary]: { FB_ID: green, IN_FENCE_FD: pt.fence } });
     expect(k.clock.now() - t0).toBeGreaterThanOrEqual(50e6);
     expect(k.clock.now() - t0).toBeLessThanOrEqual(50e6 + PERIOD);
+  });
+});
+
+describe("validate before mutate (property)", () => {
+  it("an atomic commit that fails, or is TEST_ONLY, changes no state and no framebuffer reference", async () => {
+    const { k, p, fd, ids, m, red, green } = await setup();
+    await modeset(p, fd, ids, m, red);
+    const kms = kmsOf(k);
+    const snapshot = () => JSON.stringify({
+      planes: kms.planes.map((pl) => ({ ...pl.state, crtc: pl.state.crtc?.id, fb: pl.state.fb?.id, fence: null })),
+      crtcs: kms.crtcs.map((c) => ({ active: c.state.active, mode: c.state.mode?.id })),
+      conns: kms.connectors.map((c) => c.state.crtc?.id),
+      refs: [...kms.fbs].map((f) => f.refcount),
+    });
+    const value = fc.constantFrom<U.PropValue>(0, 1, -1, red, green, 4242, ids.crtc, 64, 1 << 16, 64 << 16, 0x7fffffff);
+    const props = fc.dictionary(fc.constantFrom("FB_ID", "CRTC_ID", "CRTC_X", "CRTC_Y", "CRTC_W", "CRTC_H", "SRC_W", "SRC_H", "IN_FENCE_FD"), value, { maxKeys: 5 });
+    await fc.assert(
+      fc.asyncProperty(props, fc.constantFrom(0, U.DRM_MODE_ATOMIC_TEST_ONLY), fc.boolean(), async (pv, flags, withCrtc) => {
+        const before = snapshot();
+        const objs: Record<number, Record<string, U.PropValue>> = { [ids.overlay]: pv };
+        if (withCrtc) objs[ids.crtc] = { ACTIVE: 0 };
+        let ok = true;
+        try {
+          await atomic(p, fd, ids, objs, flags);
+        } catch {
+          ok = false;
+        }
+        if (!ok || flags) expect(snapshot()).toBe(before);
+        else await atomic(p, fd, ids, { [ids.overlay]: { FB_ID: 0, CRTC_ID: 0 } });
+      }),
+      { numRuns: 150 },
+    );
   });
 });

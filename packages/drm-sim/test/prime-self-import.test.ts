@@ -174,3 +174,22 @@ describe("IGT prime_self_import", () => {
       expect(() => p.lseek(d, off, whence)).toThrow(/EINVAL/);
   });
 });
+
+describe("self-import across files of one device (drm_gem_prime_import_dev shortcut, D2/D3)", () => {
+  it("a vkms dumb buffer imported into another vkms file is the same GEM object, with no attachment; re-export gives the same dma-buf", async () => {
+    const k = await bootDrm();
+    const p = k.spawn("self");
+    const fd1 = p.open("/dev/dri/card0");
+    const fd2 = p.open("/dev/dri/card0");
+    const bo = await createDumb(p, fd1, 64, 64);
+    const d1 = await handleToFd(p, fd1, bo.handle);
+    const h2 = await fdToHandle(p, fd2, d1);
+    const dev = drmDeviceOf(k, "/dev/dri/card0");
+    const [f1, f2] = [...dev.files];
+    expect(f2!.lookup(h2)).toBe(f1!.lookup(bo.handle));
+    expect(f1!.lookup(bo.handle)!.dmaBuf!.attachments).toEqual([]);
+    const d2 = await handleToFd(p, fd2, h2);
+    expect(p.fds.lookup(d2)!.inode.ino).toBe(p.fds.lookup(d1)!.inode.ino);
+    expect(dev.objectCount).toBe(1);
+  });
+});
