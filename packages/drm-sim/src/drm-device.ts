@@ -76,6 +76,8 @@ export class DrmFile {
   readonly eventWait = new WaitQueue();
   private eventSpace = EVENT_SPACE;
   closed = false;
+  /** drm_file->client_id: unique per device, from 1. */
+  readonly clientId: number;
   /** The opener (drm_file->pid and its comm), for debugfs "clients". */
   readonly pid: number;
   readonly comm: string;
@@ -84,6 +86,7 @@ export class DrmFile {
     readonly dev: DrmDevice,
     readonly file: File,
   ) {
+    this.clientId = ++dev.clients;
     this.pid = dev.kernel.current?.pid ?? 0;
     this.comm = dev.kernel.current?.comm ?? "<unknown>";
   }
@@ -196,6 +199,8 @@ export class DrmDevice {
   private nextVmaPage = DRM_FILE_PAGE_OFFSET_START;
   private readonly vma = new Map<number, DrmGemObject>();
   private debugfs: string[] = [];
+  /** Client ids handed out so far. */
+  clients = 0;
   /** The current master file (drm_master), if any. */
   master: DrmFile | undefined;
   readonly path: string;
@@ -333,7 +338,7 @@ const drmFops: FileOperations = {
   },
   showFdinfo(file) {
     const f = drmOf(file);
-    return `drm-driver:\t${f.dev.driver.name}\ndrm-client-id:\t${[...f.dev.files].indexOf(f) + 1}\n`;
+    return `drm-driver:\t${f.dev.driver.name}\ndrm-client-id:\t${f.clientId}\n`;
   },
 };
 

@@ -455,6 +455,7 @@ export class KmsDevice implements FbLimits {
       p.state.fb?.put();
       p.state = emptyPlane();
       if (crtc && crtc.primary === p) {
+        this.putBlob(crtc.state.mode);
         crtc.state = { active: false, enable: false, mode: null };
         for (const c of this.connectors) if (c.state.crtc === crtc) c.state = { ...c.state, crtc: null };
       }
@@ -881,32 +882,48 @@ export class KmsDevice implements FbLimits {
     const wantEvent = (a.flags & U.DRM_MODE_PAGE_FLIP_EVENT) !== 0;
     // stall_checks(): a nonblocking commit may not queue behind an unfinished flip.
     for (const c of crtcs) check(!(nonblock && c.lastCommit && !c.lastCommit.flipDone), "EBUSY", call, `[CRTC:${c.id}] previous flip has not completed yet`);
-    const reserved: DrmFile[] = [];
+    // prepare_signaling(): events reserved, out-fences created and their sync_files installed;
+    // all undone if any step fails (EMFILE, ENOMEM), so a failed commit leaves nothing behind.
+    let reserved = 0;
+    const installed: { fd: number; fence: DmaFence }[] = [];
+    const flips = new Map<DrmCrtc, { outFence: DmaFence | null }>();
+    const wbJobs = new Map<DrmCrtc, WritebackJob>();
+    const outFence = (crtc: DrmCrtc, ptr: Int32Array) => {
+      const fence = createOutFence(crtc);
+      try {
+        ptr[0] = installSyncFile(this.dev.kernel, fence, call);
+      } catch (e) {
+        fence.signal();
+        fence.put();
+        throw e;
+      }
+      installed.push({ fd: ptr[0], fence });
+      return fence;
+    };
     try {
       for (const c of crtcs) if (wantEvent) {
         check(state.crtc(c).active || c.state.active, "EINVAL", call, `[CRTC:${c.id}] requesting event but off`);
         f.reserveEvent(U.DRM_EVENT_VBLANK_SIZE);
-        reserved.push(f);
+        reserved++;
+      }
+      for (const c of crtcs) {
+        const ptr = state.crtc(c).outFencePtr;
+        flips.set(c, { outFence: ptr ? outFence(c, ptr) : null });
+      }
+      for (const s of state.connectors.values()) {
+        if (!s.writebackFb || !s.crtc) continue;
+        wbJobs.set(s.crtc, { fb: s.writebackFb, outFence: s.writebackOutFencePtr ? outFence(s.crtc, s.writebackOutFencePtr) : null });
       }
     } catch (e) {
-      for (const r of reserved) r.cancelEvent(U.DRM_EVENT_VBLANK_SIZE);
+      f.cancelEvent(reserved * U.DRM_EVENT_VBLANK_SIZE);
+      for (const { fd, fence } of installed) {
+        this.dev.kernel.current?.fds.remove(fd)?.put();
+        fence.signal();
+        fence.put();
+      }
       throw e;
     }
-    // Out-fences: one per CRTC that asked, its sync_file installed now (complete_signaling).
-    const flips = new Map<DrmCrtc, { outFence: DmaFence | null }>();
-    for (const c of crtcs) {
-      const ptr = state.crtc(c).outFencePtr;
-      const outFence = ptr ? createOutFence(c) : null;
-      if (ptr && outFence) ptr[0] = installSyncFile(this.dev.kernel, outFence, call);
-      flips.set(c, { outFence });
-    }
-    const wbJobs = new Map<DrmCrtc, WritebackJob>();
-    for (const s of state.connectors.values()) {
-      if (!s.writebackFb || !s.crtc) continue;
-      const outFence = s.writebackOutFencePtr ? createOutFence(s.crtc) : null;
-      if (s.writebackOutFencePtr && outFence) s.writebackOutFencePtr[0] = installSyncFile(this.dev.kernel, outFence, call);
-      wbJobs.set(s.crtc, { fb: s.writebackFb.get(), outFence });
-    }
+    for (const job of wbJobs.values()) job.fb.get();
     // drm_atomic_helper_swap_state(): the new state is the committed one from here on.
     const oldFbs: DrmFramebuffer[] = [];
     const fences: DmaFence[] = [];

@@ -3,7 +3,7 @@
  * helpers' checks, page-flip events, OUT_FENCE_PTR, writeback (IGT kms_atomic / kms_writeback style;
  * consolidated checks D22-D26 of the reference), and vblank timing in virtual time.
  */
-import { O_NONBLOCK, POLLIN, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SYNC_IOC_FILE_INFO, type Process, type SwSyncCreateFenceData } from "@dmabuf/core";
+import { O_NONBLOCK, POLLIN, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, RLIMIT_NOFILE, SYNC_IOC_FILE_INFO, type Process, type SwSyncCreateFenceData } from "@dmabuf/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
@@ -258,5 +258,30 @@ describe("validate before mutate (property)", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("prepare_signaling rollback and fdinfo", () => {
+  it("an out-fence that cannot get an fd (EMFILE) fails the commit, writes -1 and leaves no reservation, fd or state behind", async () => {
+    const { p, fd, ids, m, red, green, crtc } = await setup();
+    await modeset(p, fd, ids, m, red);
+    const open = p.fds.count;
+    p.setrlimit(RLIMIT_NOFILE, open);
+    const out = new Int32Array(1);
+    await rejects(atomic(p, fd, ids, { [ids.crtc]: { OUT_FENCE_PTR: out }, [ids.primary]: { FB_ID: green } }, U.DRM_MODE_PAGE_FLIP_EVENT), "EMFILE");
+    expect(out[0]).toBe(-1);
+    expect(p.fds.count).toBe(open);
+    expect(crtc.primary.state.fb?.id).toBe(red);
+    p.setrlimit(RLIMIT_NOFILE, 1024);
+    // 4096 bytes of event space are all still there: 128 events fit
+    for (let i = 0; i < 3; i++) await atomic(p, fd, ids, { [ids.primary]: { FB_ID: i & 1 ? red : green } }, U.DRM_MODE_PAGE_FLIP_EVENT);
+    expect(U.parseDrmEvents(await p.read(fd)).length).toBe(3);
+  });
+
+  it("/proc/<pid>/fdinfo of a DRM fd names the driver and the client id", async () => {
+    const { p, fd } = await setup();
+    const fd2 = p.open(VKMS);
+    expect(await p.readFile(`/proc/self/fdinfo/${fd}`)).toContain("drm-driver:\tvkms\ndrm-client-id:\t1\n");
+    expect(await p.readFile(`/proc/self/fdinfo/${fd2}`)).toContain("drm-client-id:\t2\n");
   });
 });
