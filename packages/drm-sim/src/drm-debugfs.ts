@@ -6,7 +6,7 @@
 import { Errno, O_NONBLOCK, WaitQueue, check, type FileOperations } from "@dmabuf/core";
 import type { DrmDevice } from "./drm-device.js";
 import { planeHeight, planeWidth } from "./drm-format.js";
-import type { DrmCrtc } from "./kms.js";
+import type { DrmCrtc } from "./drm-crtc.js";
 import * as U from "./uapi.js";
 
 /** LINE_LEN(values_cnt) of drm_debugfs_crc.c for one CRC value: "%#010x" + " %#010x" + "\n". */

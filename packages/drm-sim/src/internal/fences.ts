@@ -9,7 +9,7 @@ import {
   type DmaFenceOps, type Kernel,
 } from "@dmabuf/core";
 import type { DrmFramebuffer } from "../drm-framebuffer.js";
-import type { DrmCrtc } from "../kms.js";
+import type { DrmCrtc } from "../drm-crtc.js";
 
 /** sync_file_get_fence(): a reference to the fence behind sync_file `fd`, or null. */
 export const syncFileFence = (kernel: Kernel, fd: number): DmaFence | null => syncFileGetFence(kernel, fd);
