@@ -335,7 +335,8 @@ export class DrmAtomic {
       await Promise.all(previous);
       const t0 = this.kms.dev.kernel.clock.now();
       await Promise.all(fences.map((x) => whenSignaled(x)));
-      if (fences.length) this.kms.dev.kernel.trace.slice(`${this.kms.dev.driver.name} crtc-0 fences`, "wait_for_fences", t0, this.kms.dev.kernel.clock.now() - t0, { fences: fences.length });
+      const trace = this.kms.dev.kernel.trace;
+      if (fences.length) for (const c of crtcs) trace.slice(`${this.kms.dev.driver.name} crtc-${c.index} commit`, "wait_for_fences", t0, this.kms.dev.kernel.clock.now() - t0, { fences: fences.length });
       for (const x of fences) x.put();
       // commit_planes + modeset enables/disables: the hardware takes the new state.
       this.kms.programHw(crtcs);

@@ -1,5 +1,5 @@
 /**
- * KMS (drivers/gpu/drm/drm_mode_config.c, drm_mode_object.c, drm_mode_config.c's getters): the
+ * KMS (drivers/gpu/drm/drm_mode_config.c, drm_mode_object.c, drm_framebuffer.c): the
  * mode objects of one device in one id space, their properties and blobs, framebuffers (ADDFB2,
  * RMFB) and the GET ioctls; atomic commits are in drm-atomic.ts, vblank in drm-crtc.ts.
  * One {@link KmsDevice} per DRIVER_MODESET device.

@@ -85,9 +85,15 @@ describe("end to end: PRIME import + ADDFB2 + IN_FENCE_FD flip + PNG/CRC of the 
     const png = ScanoutFrame.pixelsFromPng(flipped.toPng());
     expect([png.width, png.height]).toEqual([W, H]);
     expect(png.pixels.every((px, i) => px === expected.pixels[i])).toBe(true);
-    // The trace shows the flip after the fence wait.
+    // The trace shows the flip after the fence wait, and the wait as a slice on the CRTC's commit track.
     const flipEv = k.trace.events("drm_page_flip").at(-1)!;
     expect(flipEv.ts).toBeGreaterThanOrEqual(signalledAt);
+    const wait = k.trace.events("wait_for_fences").at(-1)!;
+    expect(wait.track).toBe("vkms crtc-0 commit");
+    expect(wait.ts + wait.dur!).toBeGreaterThanOrEqual(signalledAt);
+    const perfetto = k.trace.chromeTrace().traceEvents as { name: string; ph: string; args?: { name?: string } }[];
+    expect(perfetto.some((e) => e.ph === "M" && e.args?.name === "vkms crtc-0 vblank")).toBe(true);
+    expect(perfetto.filter((e) => e.ph === "X" && e.name === "frame").length).toBeGreaterThan(5);
   });
 
   it("IGT prime_vgem basic-fence-flip: a vgem WRITE fence holds the flip (implicit sync) until FENCE_SIGNAL", async () => {
