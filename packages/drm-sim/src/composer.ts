@@ -61,7 +61,10 @@ export function yuvToArgb(y: number, u: number, v: number): number {
   return yuv(y, u, v) >>> 0;
 }
 
-/** Fills `line[0..w)` with int32 0xAARRGGBB pixels of row `y` (fb coordinates) starting at column `x`. */
+/**
+ * Fills `line[0..w)` with int32 0xAARRGGBB pixels of row `y` (fb coordinates) starting at column `x`.
+ * For formats without alpha the A byte is left undefined: the composer treats them as opaque.
+ */
 type LineReader = (p: ComposerPlane, x: number, y: number, w: number, line: Int32Array) => void;
 
 const row = (p: ComposerPlane, i: number, x: number, y: number, w: number, cpp: number) => {
@@ -75,7 +78,6 @@ const rgb32 = (rShift: number, bShift: number, alpha: boolean): LineReader => (p
   const words = (s.byteOffset & 3) === 0 ? new Int32Array(s.buffer, s.byteOffset, w) : undefined;
   if (words && rShift === 16) {
     line.set(words);
-    if (!alpha) for (let i = 0; i < w; i++) line[i] = line[i]! | 0xff000000;
     return;
   }
   for (let i = 0, j = 0; i < w; i++, j += 4) {

@@ -4,7 +4,7 @@
  * PRIME cache, framebuffers, property blobs and event queue; GEM handles, dumb buffers and the
  * fake-offset mmap of GEM objects.
  */
-import { Errno, O_NONBLOCK, POLLIN, POLLRDNORM, WaitQueue, check, filePrivate, type Device, type File, type FileOperations, type Kernel, type VmArea } from "@dmabuf/core";
+import { Errno, O_NONBLOCK, PAGE_SIZE, POLLIN, POLLRDNORM, WaitQueue, check, filePrivate, type Device, type File, type FileOperations, type Kernel, type VmArea } from "@dmabuf/core";
 import { dmaBufPut, type DmaBuf } from "@dmabuf/core";
 import { drmDebugfsInit } from "./drm-debugfs.js";
 import { pageAlign, type DrmGemObject } from "./drm-gem.js";
@@ -235,7 +235,7 @@ export class DrmDevice {
   createMmapOffset(obj: DrmGemObject): void {
     if (obj.vmaStart) return;
     obj.vmaStart = this.nextVmaPage;
-    this.nextVmaPage += obj.size / 4096;
+    this.nextVmaPage += obj.size / PAGE_SIZE;
     this.vma.set(obj.vmaStart, obj);
   }
 
@@ -247,7 +247,7 @@ export class DrmDevice {
   /** drm_gem_mmap(): exact lookup of the fake offset, permission of the file, size of the object. */
   mmap(file: DrmFile, vma: VmArea): void {
     const obj = this.vma.get(vma.pgoff);
-    check(obj && !obj.freed, "EINVAL", "mmap", `no GEM object at fake offset 0x${(vma.pgoff * 4096).toString(16)} (use the offset MAP_DUMB returned)`);
+    check(obj && !obj.freed, "EINVAL", "mmap", `no GEM object at fake offset 0x${(vma.pgoff * PAGE_SIZE).toString(16)} (use the offset MAP_DUMB returned)`);
     check(obj.vmaAllowed.has(file), "EACCES", "mmap", "this file holds no handle to the object at that offset");
     check(vma.length <= obj.size, "EINVAL", "mmap", `mapping of ${vma.length} bytes exceeds the ${obj.size}-byte object`);
     const bytes = obj.bytes();
