@@ -143,16 +143,30 @@ function packed422(yo: number, uo: number, vo: number): LineReader {
   };
 }
 
-/** NV12/NV21/NV16 (hsub 2): a luma plane and an interleaved chroma plane (`u`/`v` the byte order). */
+/**
+ * NV12/NV21/NV16 (hsub 2): a luma plane and an interleaved chroma plane (`u`/`v` the byte order).
+ * The chroma terms are looked up once per pixel pair that shares them.
+ */
 function semiPlanar(u: number, v: number): LineReader {
   return (p, x, y, w, line) => {
     const cx = x >> 1;
     const cw = ((x + w + 1) >> 1) - cx;
     const ys = row(p, 0, x, y, w, 1).slice();
     const cs = row(p, 1, cx, Math.floor(y / p.format.vsub), cw, 2);
+    let rv = 0;
+    let guv = 0;
+    let bu = 0;
     for (let i = 0; i < w; i++) {
-      const c = ((((x + i) >> 1) - cx) << 1);
-      line[i] = yuv(ys[i]!, cs[c + u]!, cs[c + v]!);
+      if (i === 0 || ((x + i) & 1) === 0) {
+        const c = ((((x + i) >> 1) - cx) << 1);
+        const cu = cs[c + u]!;
+        const cv = cs[c + v]!;
+        rv = V_R[cv]!;
+        guv = U_G[cu]! + V_G[cv]!;
+        bu = U_B[cu]!;
+      }
+      const l = Y_C[ys[i]!]!;
+      line[i] = (CLAMP[((l + rv) >> 8) + 512]! << 16) | (CLAMP[((l + guv) >> 8) + 512]! << 8) | CLAMP[((l + bu) >> 8) + 512]!;
     }
   };
 }
