@@ -6,7 +6,7 @@
  */
 import {
   Errno, MAP_SHARED, O_NONBLOCK, POLLPRI, WaitQueue, check, type File, type FileOperations, type Kernel,
-  type PollTable, type VmArea,
+  type PollTable, type TaskContext, type VmArea,
 } from "@dmabuf/core";
 import type { V4l2CtrlHandler } from "./v4l2-ctrls.js";
 import type { Vb2Queue } from "./videobuf2-core.js";
@@ -292,7 +292,11 @@ export class VideoDevice {
         else {
           r = vb2Dqbuf(this.owned(fh, "VIDIOC_DQBUF"), b, fh.nonblocking);
         }
-        if (r instanceof Promise) return r.then(() => this.traceBuf("v4l2_dqbuf", b));
+        if (r instanceof Promise) {
+          // Traced in the context of the task that slept in DQBUF.
+          const task = this.kernel.current;
+          return r.then(() => this.traceBuf("v4l2_dqbuf", b, task));
+        }
         return this.traceBuf("v4l2_dqbuf", b);
       }
       case VIDIOC_EXPBUF:
@@ -386,10 +390,10 @@ export class VideoDevice {
   }
 
   /** include/trace/events/v4l2.h: v4l2_qbuf / v4l2_dqbuf with the buffer as userspace sees it. Returns 0. */
-  private traceBuf(event: string, b: v4l2_buffer): 0 {
+  private traceBuf(event: string, b: v4l2_buffer, task?: TaskContext): 0 {
     if (!this.kernel.trace.on) return 0;
     const tc = b.timecode;
-    this.kernel.trace.emit(event, {
+    const args = {
       minor: this.minor,
       index: b.index,
       type: b.type,
@@ -404,7 +408,9 @@ export class VideoDevice {
       timecode_minutes: tc?.minutes ?? 0,
       timecode_hours: tc?.hours ?? 0,
       sequence: b.sequence ?? 0,
-    });
+    };
+    if (task) this.kernel.trace.emit(event, args, task);
+    else this.kernel.trace.emit(event, args);
     return 0;
   }
 }

@@ -6,7 +6,7 @@
  */
 import {
   Errno, PAGE_SIZE, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, WaitQueue, check, type Device, type File,
-  type Kernel, type PollTable, type SgTable, type VmArea,
+  type Kernel, type PollTable, type SgTable, type TaskContext, type VmArea,
 } from "@dmabuf/core";
 import type { DmaBuf } from "@dmabuf/core";
 import { dmaBufGet, dmaBufPut } from "@dmabuf/core";
@@ -669,11 +669,13 @@ export class Vb2Queue {
    * already done, a Promise when the caller has to sleep.
    */
   dqbuf<U>(pb: U, nonblocking: boolean): Vb2Buffer | Promise<Vb2Buffer> {
-    if (this.dqbufReady(nonblocking)) return this.takeDone(pb);
-    return this.waitForDone(nonblocking).then(() => this.takeDone(pb));
+    if (this.dqbufReady(nonblocking)) return this.takeDone(pb, this.kernel.current);
+    // The sleeping task is the one that dequeues when it wakes.
+    const task = this.kernel.current;
+    return this.waitForDone(nonblocking).then(() => this.takeDone(pb, task));
   }
 
-  private takeDone<U>(pb: U): Vb2Buffer {
+  private takeDone<U>(pb: U, task: TaskContext | undefined): Vb2Buffer {
     const vb = this.doneList[0]!;
     // The planes array is checked before the buffer leaves the done list.
     this.bufOps.verifyPlanesArray(vb, pb);
@@ -682,7 +684,7 @@ export class Vb2Queue {
     vb.prepared = false;
     this.bufOps.fillUserBuffer(vb, pb);
     this.queuedList.splice(this.queuedList.indexOf(vb), 1);
-    this.trace("vb2_dqbuf", vb);
+    this.trace("vb2_dqbuf", vb, task);
     vb.state = VB2_BUF_STATE_DEQUEUED;
     return vb;
   }
@@ -785,9 +787,9 @@ export class Vb2Queue {
   }
 
   /** include/trace/events/vb2.h: vb2_qbuf, vb2_dqbuf, vb2_buf_queue, vb2_buf_done. */
-  private trace(event: string, vb: Vb2Buffer): void {
+  private trace(event: string, vb: Vb2Buffer, task?: TaskContext): void {
     if (!this.kernel.trace.on) return;
-    this.kernel.trace.emit(event, {
+    const args = {
       owner: this.owner === undefined ? 0 : 1,
       queued_count: this.queuedCount,
       owned_by_drv_count: this.ownedByDrvCount,
@@ -795,7 +797,9 @@ export class Vb2Queue {
       type: vb.type,
       bytesused: vb.planes[0]!.bytesused,
       timestamp: vb.timestamp,
-    });
+    };
+    if (task) this.kernel.trace.emit(event, args, task);
+    else this.kernel.trace.emit(event, args);
   }
 }
 

@@ -5,16 +5,16 @@
 import { describe, expect, it } from "vitest";
 import { inject, injectable, type DependencyContainer } from "tsyringe";
 import {
-  KERNEL, Kernel, MAP_SHARED, PLATFORM_DRIVER, POLLIN, PROT_READ, PROT_WRITE, assertNoLeaks, type Device,
+  Errno, KERNEL, Kernel, MAP_SHARED, O_NONBLOCK, O_RDWR, PLATFORM_DRIVER, POLLIN, POLLPRI, PROT_READ, PROT_WRITE, assertNoLeaks, type Device,
   type DriverPlugin, type PlatformDriver, type Process,
 } from "@dmabuf/core";
 import mm, { MM } from "@dmabuf/mm";
 import {
   DST_QUEUE_OFF_BASE, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M_MPLANE,
-  V4L2_FIELD_NONE, V4L2_MEMORY_MMAP, V4l2M2mCtx, V4l2M2mDev, VB2_DMABUF, VB2_MMAP, VIDIOC_PREPARE_BUF, VIDIOC_QBUF,
+  V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_FIELD_NONE, V4L2_MEMORY_MMAP, VIDIOC_DQEVENT, VIDIOC_SUBSCRIBE_EVENT, V4l2M2mCtx, V4l2M2mDev, VB2_DMABUF, VB2_MMAP, VIDIOC_PREPARE_BUF, VIDIOC_QBUF,
   VIDIOC_QUERYBUF, VIDIOC_STREAMOFF, VIDIOC_STREAMON, VideoDevice, Vb2Queue, v4l2M2mFileHooks, v4l2M2mIoctlOps, v4l2M2mJobFinish,
-  vb2DmaSgMemOps, vb2QueueInit, type Vb2Buffer, type v4l2_buffer,
+  vb2DmaSgMemOps, vb2QueueInit, type Vb2Buffer, type v4l2_buffer, type v4l2_event,
 } from "../src/index.js";
 import { dqbuf, reqbufs } from "./helpers.js";
 
@@ -32,6 +32,7 @@ class CopyM2m implements PlatformDriver {
   lastAfter = 3;
   private seq = 0;
   private m2m!: V4l2M2mDev;
+  private vdev!: VideoDevice;
 
   constructor(@inject(KERNEL) readonly kernel: Kernel) {}
 
@@ -57,10 +58,17 @@ class CopyM2m implements PlatformDriver {
           },
         }),
       );
-    const vdev = new VideoDevice(kernel, {
+    const vdev = (this.vdev = new VideoDevice(kernel, {
       name: "test-m2m",
       deviceCaps: V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING,
-      ioctlOps: { vidioc_querycap: (_fh, cap) => Object.assign(cap, { driver: "test-m2m", card: "copy", bus_info: "platform:test-m2m" }), ...v4l2M2mIoctlOps },
+      ioctlOps: {
+        vidioc_querycap: (_fh, cap) => Object.assign(cap, { driver: "test-m2m", card: "copy", bus_info: "platform:test-m2m" }),
+        // v4l2_event_subscribe for EOS only; anything else is EINVAL as in codec drivers.
+        vidioc_subscribe_event: (_fh, sub) => {
+          if (sub.type !== V4L2_EVENT_EOS) throw new Errno("EINVAL", "VIDIOC_SUBSCRIBE_EVENT", `event type ${sub.type} not supported`);
+        },
+        ...v4l2M2mIoctlOps,
+      },
       fileHooks: {
         open: (fh) => {
           const c: V4l2M2mCtx = new V4l2M2mCtx(this.m2m, undefined, queue(OUT, true, () => c), queue(CAP, false, () => c));
@@ -70,7 +78,7 @@ class CopyM2m implements PlatformDriver {
         release: (fh) => (fh.m2mCtx as V4l2M2mCtx).release(),
         ...v4l2M2mFileHooks,
       },
-    });
+    }));
     vdev.register();
   }
 
@@ -87,7 +95,10 @@ class CopyM2m implements PlatformDriver {
       copyMetadata(src, dst);
       dst.setPlanePayload(0, len);
       src.sequence = dst.sequence = this.seq++;
-      if (this.seq === this.lastAfter) dst.flags |= V4L2_BUF_FLAG_LAST;
+      if (this.seq === this.lastAfter) {
+        dst.flags |= V4L2_BUF_FLAG_LAST;
+        this.vdev.queueEvent(V4L2_EVENT_EOS, 0, {});
+      }
       ctx.bufDone(src);
       ctx.bufDone(dst);
       v4l2M2mJobFinish(this.m2m, ctx);
@@ -118,10 +129,10 @@ const outBuf = (index: number, bytesused: number, data_offset = 0, length = 1): 
 });
 const capBuf = (index: number): v4l2_buffer => ({ index, type: CAP, memory: V4L2_MEMORY_MMAP, length: 1, m: { planes: [{ bytesused: 0, length: 0, m: {}, data_offset: 0 }] } });
 
-async function setup(): Promise<{ k: Kernel; p: Process; fd: number }> {
+async function setup(flags = O_RDWR): Promise<{ k: Kernel; p: Process; fd: number }> {
   const k = await Kernel.boot({ board: BOARD, plugins: [mm(), plugin()] });
   const p = k.spawn("m2m-test");
-  const fd = p.open("/dev/video0");
+  const fd = p.open("/dev/video0", flags);
   await reqbufs(p, fd, 3, V4L2_MEMORY_MMAP, OUT);
   await reqbufs(p, fd, 3, V4L2_MEMORY_MMAP, CAP);
   return { k, p, fd };
@@ -173,20 +184,33 @@ describe("mem2mem helper and OUTPUT-queue checks", () => {
     assertNoLeaks(k);
   });
 
-  it("V16: after a CAPTURE buffer flagged LAST, poll reports POLLIN and DQBUF is EPIPE until STREAMOFF", async () => {
-    const { k, p, fd } = await setup();
+  it("V16/V20: after a CAPTURE buffer flagged LAST, poll reports POLLIN and DQBUF is EPIPE until STREAMOFF; the EOS event arrives (POLLPRI, DQEVENT)", async () => {
+    const { k, p, fd } = await setup(O_RDWR | O_NONBLOCK);
+    await expect(p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 })).rejects.toMatchObject({ code: "EINVAL" });
+    await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_EOS, id: 0, flags: 0 });
+    await expect(p.ioctl(fd, VIDIOC_DQEVENT, {})).rejects.toMatchObject({ code: "ENOENT" });
     for (let i = 0; i < 3; i++) {
       await p.ioctl(fd, VIDIOC_QBUF, outBuf(i, 8));
       await p.ioctl(fd, VIDIOC_QBUF, capBuf(i));
     }
     await p.ioctl(fd, VIDIOC_STREAMON, OUT);
     await p.ioctl(fd, VIDIOC_STREAMON, CAP);
-    const got = [await dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP), await dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP), await dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP)];
+    const got: v4l2_buffer[] = [];
+    while (got.length < 3) {
+      const pfd = [{ fd, events: POLLIN, revents: 0 }];
+      await p.poll(pfd, -1);
+      got.push(await dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP));
+    }
     expect(got.map((b) => (b.flags! & V4L2_BUF_FLAG_LAST) !== 0)).toEqual([false, false, true]);
     await expect(dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP)).rejects.toMatchObject({ code: "EPIPE" });
     const pfd = [{ fd, events: POLLIN, revents: 0 }];
     expect(await p.poll(pfd, 0)).toBe(1);
     expect(pfd[0]!.revents & POLLIN).toBe(POLLIN);
+    const ev = {} as v4l2_event;
+    pfd[0]!.events = POLLPRI;
+    expect(await p.poll(pfd, 0)).toBe(1);
+    await p.ioctl(fd, VIDIOC_DQEVENT, ev);
+    expect(ev).toMatchObject({ type: V4L2_EVENT_EOS, pending: 0, sequence: 0, timestamp: { tv_sec: 0, tv_nsec: 3 * TRANSTIME_NS } });
     // STREAMOFF clears last_buffer_dequeued: DQBUF is now EINVAL (not streaming), no longer EPIPE.
     await p.ioctl(fd, VIDIOC_STREAMOFF, CAP);
     await expect(dqbuf(p, fd, V4L2_MEMORY_MMAP, CAP)).rejects.toMatchObject({ code: "EINVAL" });
