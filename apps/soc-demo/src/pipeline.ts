@@ -206,7 +206,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   const card = useDisplay ? compositor.open("/dev/dri/card0", O_RDWR) : -1;
   let pipe: K.KmsPipe | undefined;
   const fbs: number[] = [];
-  let dumbMaps: VmArea[] = [];
+  const dumbMaps: VmArea[] = [];
   const shown = new Map<number, D.ScanoutFrame>();
   let stopFrames = () => {};
   if (useDisplay) {
