@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { BoardError, PluginError } from "@dmabuf/core";
 import { FORMATS, PipelineError, VARIANTS, runPipeline, type FormatName, type PipelineOptions, type RunSummary, type Variant } from "./pipeline.js";
 import { formatSummary, progressReporter } from "./report.js";
+import { serveLiveView } from "./serve.js";
 
 const int = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -36,17 +37,33 @@ const program = new Command("soc-demo")
   .option("--no-mjpeg", "do not write the encoder's Motion-JPEG stream")
   .option("--bufinfo", "print /sys/kernel/debug/dma_buf/bufinfo from the middle of the run")
   .option("--explain", "print the placement decisions (why each buffer lives where it does)")
-  .option("--realtime", "pace virtual time to the wall clock");
+  .option("--realtime", "pace virtual time to the wall clock")
+  .option("--serve [port]", "serve a live web view on 127.0.0.1 (default port 8080; 0 picks one); runs in real time until Ctrl-C");
 
 interface Cli {
   frames: number; size: readonly [number, number]; format: FormatName; fps: number; pipeline: Variant; board?: string;
   compare?: boolean; out: string; trace?: string; png?: string | boolean; mjpeg: boolean; bufinfo?: boolean; explain?: boolean; realtime?: boolean;
+  serve?: string | boolean;
+}
+
+/** --serve: the pipeline runs again and again in real time while the page shows it. */
+async function serve(o: Cli, board: string | undefined): Promise<never> {
+  const port = o.serve === true ? 8080 : Number(o.serve);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PipelineError(`--serve: "${o.serve}" is not a TCP port`);
+  const view = await serveLiveView(port);
+  process.stdout.write(`soc-demo: live view at ${view.url} (Ctrl-C to stop)\n`);
+  for (;;)
+    await runPipeline({
+      variant: o.pipeline === "copy" ? "full" : o.pipeline, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
+      realtime: true, onDisplay: view.update, ...(board !== undefined && { board }),
+    });
 }
 
 async function main(): Promise<void> {
   program.parse();
   const o = program.opts<Cli>();
   const board = o.board === undefined ? undefined : readBoard(o.board);
+  if (o.serve !== undefined && o.serve !== false) await serve(o, board);
   const variants: Variant[] = o.compare ? ["copy", o.pipeline === "copy" ? "full" : o.pipeline] : [o.pipeline];
   const pngDir = o.png === undefined || o.png === false ? undefined : typeof o.png === "string" ? o.png : join(o.out, "frames");
   const results: RunSummary[] = [];

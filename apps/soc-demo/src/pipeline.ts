@@ -48,6 +48,19 @@ export interface PipelineOptions {
   mjpegFile?: string;
   /** Called after each captured frame. */
   onProgress?: (p: { frame: number; frames: number; virtualNs: number }) => void;
+  /** Called after each flip with what a live view shows (the web view). Composes every frame. */
+  onDisplay?: (s: Snapshot) => void;
+}
+
+/** What the display showed and where the buffers were, right after a flip. */
+export interface Snapshot {
+  sequence: number;
+  virtualNs: number;
+  png: Buffer;
+  /** Per camera buffer: who holds it now ("camera" when queued for capture). */
+  buffers: string[];
+  bufinfo: string;
+  cma: { name: string; sizeBytes: number; usedBytes: number; maxchunkBytes: number; occupancy: number[] };
 }
 
 export interface StageLatency {
@@ -229,8 +242,8 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       fbs.push(await K.addFb2(compositor, card, o.width, o.height, fmt.drm, new Array<number>(planes).fill(handle), pitches, offsets));
     }
     await K.modeset(compositor, card, pipe, mode, fbs[0]!, o.width, o.height);
-    if (o.pngDir) {
-      mkdirSync(o.pngDir, { recursive: true });
+    if (o.pngDir || o.onDisplay) {
+      if (o.pngDir) mkdirSync(o.pngDir, { recursive: true });
       const crtc = D.drmDeviceOf(kernel, "/dev/dri/card0").kms!.crtcs[0]!;
       stopFrames = crtc.onFrame((f) => {
         shown.set(f.sequence, f);
@@ -239,8 +252,10 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     }
   }
 
+  const holderNames = new Array<string[]>(BUFFERS).fill([]);
   const allReturned = new WaitQueue();
-  const release = (index: number) => {
+  const release = (index: number, by: string) => {
+    holderNames[index] = holderNames[index]!.filter((h) => h !== by);
     if (--holders[index]! > 0) return;
     released.send(index);
     allReturned.wake();
@@ -271,6 +286,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       captured++;
       const frame: Frame = { index: b.index, sequence: b.sequence, capturedNs: kernel.clock.now(), timestamp: b.timestamp };
       holders[b.index] = (useEncoder ? 1 : 0) + (useDisplay ? 1 : 0);
+      holderNames[b.index] = [...(useEncoder ? ["encoder"] : []), ...(useDisplay ? ["display"] : [])];
       peakBuffers = Math.max(peakBuffers, holders.filter((h) => h > 0).length);
       if (captured === Math.ceil(o.frames / 2)) bufinfo = await camera.readFile("/sys/kernel/debug/dma_buf/bufinfo");
       if (useEncoder) toEncoder.send(frame);
@@ -295,7 +311,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         encOutMaps[f.index]!.write(0, userBufs[f.index]!);
         appCopied += pix.sizeimage;
         await V.qbufMmap(encoder, enc, V.OUT, f.index, pix.sizeimage, f.timestamp);
-        release(f.index);
+        release(f.index, "encoder");
       } else await V.qbufDmabuf(encoder, enc, V.OUT, f.index, encFds[f.index]!, pix.sizeimage, pix.sizeimage, f.timestamp);
       const coded = await V.dqbuf(encoder, enc, V.CAP);
       stats.add("capture -> encoded", kernel.clock.now() - f.capturedNs);
@@ -303,7 +319,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       mjpegBytes += coded.bytesused;
       await V.qbufMmap(encoder, enc, V.CAP, coded.index);
       const done = await V.dqbuf(encoder, enc, V.OUT, copyMode ? 1 : V4L2_MEMORY_DMABUF);
-      if (!copyMode) release(done.index);
+      if (!copyMode) release(done.index, "encoder");
       encoded++;
     }
     await V.streamOff(encoder, enc, V.OUT, V.CAP);
@@ -322,7 +338,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         target = displayed % BUFFERS;
         dumbMaps[target]!.write(0, userBufs[f.index]!);
         appCopied += pix.sizeimage;
-        release(f.index);
+        release(f.index, "display");
       } else {
         // Implicit -> explicit sync, as compositors do: wait for the buffer's writers before scanout.
         const sync = { flags: DMA_BUF_SYNC_READ, fd: -1 };
@@ -342,12 +358,32 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         writeFileSync(file, frame.toPng());
         files.push(file);
       }
+      if (o.onDisplay && frame) o.onDisplay(await snapshot(f.sequence, frame));
       if (!copyMode && o.format === "NV12" && readFrameCounter(camMaps[f.index]!.view(0, pix.bytesperline * o.height), fmt.v4l2, pix.bytesperline) === f.sequence) framesChecked++;
       // The previous buffer leaves the screen with this flip: give it back to the camera.
-      if (!copyMode && onScreen >= 0) release(onScreen);
+      if (!copyMode && onScreen >= 0) release(onScreen, "display");
       onScreen = copyMode ? -1 : f.index;
     }
-    if (onScreen >= 0) release(onScreen);
+    if (onScreen >= 0) release(onScreen, "display");
+  };
+
+  const snapshot = async (sequence: number, frame: D.ScanoutFrame): Promise<Snapshot> => {
+    const cma = mem.defaultCma!;
+    const bins = 64;
+    const bits = cma.bitmapMaxno;
+    const occupancy = Array.from({ length: bins }, (_, b) => {
+      const lo = Math.floor((b * bits) / bins);
+      const hi = Math.floor(((b + 1) * bits) / bins);
+      let used = 0;
+      for (let i = lo; i < hi; i++) if (cma.bitmap.test(i)) used++;
+      return used / Math.max(1, hi - lo);
+    });
+    return {
+      sequence, virtualNs: kernel.clock.now(), png: frame.toPng(),
+      buffers: holderNames.map((h) => (h.length ? h.join("+") : "camera")),
+      bufinfo: await compositor.readFile("/sys/kernel/debug/dma_buf/bufinfo"),
+      cma: { name: cma.name, sizeBytes: cma.size, usedBytes: cma.used * 4096, maxchunkBytes: cma.maxchunk * 4096, occupancy },
+    };
   };
 
   await Promise.all([cameraProc(), useEncoder ? encoderProc() : null, useDisplay ? compositorProc() : null]);
