@@ -112,13 +112,15 @@ export function copyBaseline(bytes: number): BenchCase<{ src: Uint8Array; dst: U
 /**
  * Baseline: `new SharedArrayBuffer(bytes)`, the cost of allocating a fresh buffer instead of sharing
  * one. Untouched (lazily committed). SharedArrayBuffers are invisible to V8's GC heuristics, so the
- * harness collects after every sample, untimed, to keep dropped ones from piling up.
+ * case collects between samples, untimed, to keep dropped ones from piling up.
  */
 export function sabBaseline(bytes: number): BenchCase<{ keep: SharedArrayBuffer[] }> {
   return {
     setup: () => ({ keep: [] }),
     fn: (s) => void s.keep.push(new SharedArrayBuffer(bytes)),
+    // untouched, they cost address space only: collect every 512 MiB (a gc per sample would dominate the run)
     afterSample: (s) => {
+      if (s.keep.length * bytes < 512 * 2 ** 20) return;
       s.keep.length = 0;
       gc();
     },
