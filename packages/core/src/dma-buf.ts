@@ -50,6 +50,8 @@ export function dmaBufInit(kernel: Kernel): void {
   const list: DmaBufList = { buffers: new Set(), ino: 0, attachIds: 0 };
   lists.set(kernel, list);
   kernel.vfs.createText("/sys/kernel/debug/dma_buf/bufinfo", () => bufinfo(list));
+  // dma-bufs register themselves at export (with their origin); attachments are read from db_list
+  kernel.objects.track("dma-buf attachment", () => [...list.buffers].flatMap((b) => b.attachments), (a) => `${a.dev.name} attached to dma-buf ino ${a.dmabuf.ino} (${a.dmabuf.expName}), ${a.mappings.length} mapping(s) outstanding`);
 }
 
 /** struct dma_buf. Drivers read its fields; the framework alone changes them. */

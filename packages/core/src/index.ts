@@ -19,7 +19,9 @@ export { F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, PAGE_SIZE, Process
 export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type BoardDescription, type BoardInput, type DeviceDescription } from "./board.js";
 export { Device, type PlatformDriver, type Subsystem } from "./device.js";
 export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
-export { KernelObjects, LeakError, assertNoLeaks, leakCheck, type KernelObjectRecord, type LeakReport, type TaskRef } from "./leak-check.js";
+export {
+  KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
+} from "./leak-check.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
 export {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
