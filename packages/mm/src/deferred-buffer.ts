@@ -59,11 +59,12 @@ export class DeferredBuffer {
     readonly dynamic: boolean,
   ) {}
 
-  /** Constraints of the attached devices (each device once), plus `extra`. */
+  /** Constraints of the attached devices (each device once, in attach order), plus `extra`. */
   constraints(extra?: DmaConstraints): DmaConstraints[] {
     const seen = new Set<Device>();
     const out: DmaConstraints[] = [];
-    for (const a of this.dmabuf.attachments) {
+    for (let i = this.dmabuf.attachments.length - 1; i >= 0; i--) {
+      const a = this.dmabuf.attachments[i]!;
       if (seen.has(a.dev)) continue;
       seen.add(a.dev);
       if (a.dev.name !== extra?.device) out.push(deviceConstraints(a.dev));
