@@ -64,7 +64,7 @@ export function describeConstraints(c: DmaConstraints): string {
   if (c.iommu !== undefined) parts.push(`any pages (behind ${c.iommu})`);
   else parts.push(c.contiguous ? "contiguous (no IOMMU)" : "scatter-gather (no IOMMU)");
   if (Number.isFinite(c.dmaLimit)) parts.push(`below ${hex(c.dmaLimit + 1)} (${c.dmaMaskBits}-bit mask)`);
-  if (c.iommu === undefined) parts.push(`max_segment ${hex(c.maxSegmentSize)}`);
+  if (c.iommu === undefined && !c.contiguous) parts.push(`max_segment ${hex(c.maxSegmentSize)}`);
   if (c.iommu === undefined && c.segmentBoundaryMask !== 0xffffffff) parts.push(`seg_boundary ${hex(c.segmentBoundaryMask)}`);
   if (c.alignment > PAGE_SIZE) parts.push(`align ${hex(c.alignment)}`);
   if (c.memoryRegion !== undefined) parts.push(`memory-region ${c.memoryRegion}`);

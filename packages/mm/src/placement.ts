@@ -129,9 +129,10 @@ export class Placement {
     if (c.contiguous && c.memoryRegion !== undefined && backing.cma?.name !== c.memoryRegion) return `${c.device} needs memory from its memory-region ${c.memoryRegion}`;
     const top = Math.max(...runs.map((r) => r.phys + r.length)) - 1;
     if (top > c.dmaLimit) return `${c.device} reaches only below ${hex(c.dmaLimit + 1)} (${c.dmaMaskBits}-bit DMA mask, no IOMMU) but the buffer ends at ${hex(top + 1)}`;
-    // dma-direct maps entry by entry: each is one DMA segment (a contiguous device needs just one).
+    // dma-direct maps entry by entry: each is one DMA segment. A contiguous device uses the one run
+    // whatever its max_segment_size says (CONFIG_DMA_API_DEBUG only warns), but never across a boundary.
     for (const s of c.contiguous ? runs : backing.table.sgl) {
-      if (s.length > c.maxSegmentSize) return `${c.device} takes DMA segments of at most ${hex(c.maxSegmentSize)} bytes, the buffer has one of ${hex(s.length)}`;
+      if (!c.contiguous && s.length > c.maxSegmentSize) return `${c.device} takes DMA segments of at most ${hex(c.maxSegmentSize)} bytes, the buffer has one of ${hex(s.length)}`;
       if (crosses(s.phys, s.length, c.segmentBoundaryMask)) return `${c.device} cannot cross a ${hex(c.segmentBoundaryMask + 1)} boundary, the segment at ${hex(s.phys)} does`;
     }
     if (runs[0]!.phys % c.alignment !== 0) return `${c.device} needs the buffer aligned to ${hex(c.alignment)}, it starts at ${hex(runs[0]!.phys)}`;
@@ -199,12 +200,10 @@ export class Placement {
     }
     const label = `cma:${area.name}`;
     const count = size / PAGE_SIZE;
-    const tooLong = contig.find((c) => size > c.maxSegmentSize);
     const tooWide = contig.find((c) => size > c.segmentBoundaryMask + 1);
     if (count > area.count) rejected.push({ backing: label, reason: `${size} bytes exceed the whole area (${area.count} pages)` });
     else if (area.base > limit) rejected.push({ backing: label, reason: `the area at ${hex(area.base)} lies above ${hex(limit + 1)}, which ${limiter!.device} reaches (${limiter!.dmaMaskBits}-bit DMA mask, no IOMMU)` });
-    else if (tooLong) rejected.push({ backing: label, reason: `${tooLong.device} takes one segment of at most ${hex(tooLong.maxSegmentSize)} bytes, the buffer is ${hex(size)}` });
-    else if (tooWide) rejected.push({ backing: label, reason: `${tooWide.device} cannot cross a ${hex(tooWide.segmentBoundaryMask + 1)} boundary, the buffer is larger` });
+    else if (tooWide) rejected.push({ backing: label, reason: `${tooWide.device} cannot cross a ${hex(tooWide.segmentBoundaryMask + 1)} boundary and the buffer (${hex(size)}) is larger` });
     else {
       const alignOrder = Math.max(Math.min(getOrder(size), CMA_ALIGNMENT), Math.log2(align / PAGE_SIZE));
       out.push({ label, alloc: () => this.allocCma(area, count, Math.ceil(alignOrder)) });

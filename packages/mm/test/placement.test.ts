@@ -346,7 +346,7 @@ describe("impossible combinations: the map fails with an explanation naming the 
       { name: "disp-a", compatible: "test,disp", maxSegmentSize: "4G", memoryRegion: "disp-a-pool" },
       { name: "disp-b", compatible: "test,disp", maxSegmentSize: "4G", dmaMask: 64, memoryRegion: "high-pool" },
       { name: "isp32", compatible: "test,isp", maxSegmentSize: "4G", dmaMask: 32 },
-      { name: "small-seg", compatible: "test,dsp" },
+      { name: "mb-bound", compatible: "test,dsp", segmentBoundaryMask: "0xfffff" },
     ],
   };
 
@@ -379,14 +379,14 @@ describe("impossible combinations: the map fails with an explanation naming the 
     dmaBufPut(buf);
   });
 
-  test("a contiguous device limited to 64 KiB segments cannot take a 1 MiB buffer: EINVAL", async () => {
+  test("a contiguous device whose segments may not cross 1 MiB cannot take a 2 MiB buffer: EINVAL", async () => {
     const { m } = await bootMm(BOARD, { swiotlb: false });
-    const buf = deferredBufferExport(m, { size: 1 << 20 });
-    const a = dmaBufAttach(buf, m.device("small-seg"));
-    expect(expectErrno(() => dmaBufMapAttachment(a, DMA_TO_DEVICE), "EINVAL").message).toContain("small-seg takes one segment of at most 0x10000 bytes, the buffer is 0x100000");
-    // A 64 KiB buffer fits.
-    const ok = deferredBufferExport(m, { size: 65536 });
-    touch(dmaBufAttach(ok, m.device("small-seg")));
+    const buf = deferredBufferExport(m, { size: 2 << 20 });
+    const a = dmaBufAttach(buf, m.device("mb-bound"));
+    expect(expectErrno(() => dmaBufMapAttachment(a, DMA_TO_DEVICE), "EINVAL").message).toContain("mb-bound cannot cross a 0x100000 boundary and the buffer (0x200000) is larger");
+    // 1 MiB fits: CMA aligns it to 2^8 pages, so it never straddles a 1 MiB line.
+    const ok = deferredBufferExport(m, { size: 1 << 20 });
+    touch(dmaBufAttach(ok, m.device("mb-bound")));
     expect(d(ok).backing!.cma!.name).toBe("linux,cma");
     dmaBufPut(buf);
     dmaBufPut(ok);
@@ -426,7 +426,7 @@ describe("fragmented CMA (peers-and-pain-points.md P1: cma_alloc failed, req-siz
     expect(e.message).toContain("cma:linux,cma: no free range of 1024 pages aligned to 2^8 pages (largest free chunk 512 pages = 2 MiB, 2048 of 4096 pages free)");
     expect(e.message).toContain("system pages: disp0 needs physically contiguous memory (no IOMMU)");
     expect(e.record.cma).toEqual([{ area: "linux,cma", count: 4096, used: 2048, maxchunk: 512 }]);
-    expect(await placementLog(m)).toContain("map failed(ENOMEM) none | disp0 [contiguous (no IOMMU), below 0x100000000 (32-bit mask), max_segment 0xffffffff]; cam0 [any pages (behind iommu0)] | system pages: disp0 needs physically contiguous memory (no IOMMU); cma:linux,cma: no free range of 1024 pages");
+    expect(await placementLog(m)).toContain("map failed(ENOMEM) none | disp0 [contiguous (no IOMMU), below 0x100000000 (32-bit mask)]; cam0 [any pages (behind iommu0)] | system pages: disp0 needs physically contiguous memory (no IOMMU); cma:linux,cma: no free range of 1024 pages");
     expect(await placementLog(m)).toMatch(/\| linux,cma used 2048\/4096 maxchunk 512$/m);
     expect(k.dmesg()).toContain("cma_alloc: linux,cma: alloc failed, req-size: 1024 pages, ret: -12");
     // Half the size fits into one hole.
