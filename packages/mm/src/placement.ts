@@ -252,10 +252,10 @@ export class Placement {
       ...r,
       seq: ++this.seq,
       timeNs: k.clock.now(),
-      cma: this.mm.cmaAreas.map((c) => ({ area: c.name, count: c.count, used: c.used, maxchunk: c.maxchunk })),
+      cma: this.cmaUsage(r),
     };
+    if (this.records.length === PLACEMENT_LOG_SIZE) this.records.shift();
     this.records.push(rec);
-    if (this.records.length > PLACEMENT_LOG_SIZE) this.records.shift();
     if (k.trace.on)
       k.trace.emit("dma_buf_placement", {
         exp_name: rec.expName,
@@ -268,6 +268,16 @@ export class Placement {
         errno: rec.errno ?? "",
       });
     return rec;
+  }
+
+  /**
+   * The CMA areas a decision involved (its backing, the one it left, a CMA candidate it rejected),
+   * or every area after a failure: scanning the bitmaps costs time, so unrelated areas are skipped.
+   */
+  private cmaUsage(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): CmaUsage[] {
+    const named = (label: string | undefined) => label !== undefined && label.startsWith("cma");
+    const involved = (c: Cma) => [r.backing, r.from, ...r.rejected.map((x) => x.backing)].some((l) => named(l) && (l === "cma" || l!.startsWith(`cma:${c.name}`)));
+    return this.mm.cmaAreas.filter((c) => r.outcome === "failed" || involved(c)).map((c) => ({ area: c.name, count: c.count, used: c.used, maxchunk: c.maxchunk }));
   }
 
   /** /sys/kernel/debug/dma_buf/placement: one line per decision, oldest first. */
