@@ -53,6 +53,7 @@ export interface PlacementRecord {
   readonly errno?: ErrnoCode;
   /** Bytes a migration copied (counted by mm's CopyCounter as "dmabuf_migration"). */
   readonly copied?: number;
+  /** After a failure: every CMA area's use and largest free chunk (empty for other outcomes). */
   readonly cma: readonly CmaUsage[];
 }
 
@@ -103,7 +104,7 @@ const crosses = (phys: number, len: number, mask: number) => Math.floor(phys / (
 const mib = (pages: number) => `${((pages * PAGE_SIZE) / 2 ** 20).toFixed(pages * PAGE_SIZE >= 2 ** 20 ? 0 : 2)} MiB`;
 
 /** A candidate backing that passed the static checks; `alloc` returns it or why it failed. */
-interface Candidate {
+export interface Candidate {
   readonly label: string;
   alloc(): Backing | string;
 }
@@ -146,8 +147,7 @@ export class Placement {
    * memory that could is not free) with every rejection and its reason.
    */
   choose(size: number, cs: readonly DmaConstraints[]): { backing?: Backing; errno?: ErrnoCode; rejected: Rejection[] } {
-    const rejected: Rejection[] = [];
-    const candidates = this.candidates(size, cs, rejected);
+    const { candidates, rejected } = this.plan(size, cs);
     for (const cand of candidates) {
       const r = cand.alloc();
       if (typeof r !== "string") {
@@ -160,7 +160,15 @@ export class Placement {
     return { errno: candidates.length ? "ENOMEM" : "EINVAL", rejected };
   }
 
-  /** The static phase: which kinds of memory could satisfy everyone on this board. */
+  /**
+   * The static phase of {@link choose}: which kinds of memory could satisfy everyone on this board,
+   * in order of preference, and which cannot and why. Allocates nothing.
+   */
+  plan(size: number, cs: readonly DmaConstraints[]): { candidates: Candidate[]; rejected: Rejection[] } {
+    const rejected: Rejection[] = [];
+    return { candidates: this.candidates(size, cs, rejected), rejected };
+  }
+
   private candidates(size: number, cs: readonly DmaConstraints[], rejected: Rejection[]): Candidate[] {
     const mm = this.mm;
     const contig = cs.filter((c) => c.contiguous);
@@ -212,12 +220,13 @@ export class Placement {
   }
 
   private allocCma(area: Cma, count: number, align: number): Backing | string {
-    const maxchunk = area.maxchunk;
     let pfn: number;
     try {
       pfn = area.alloc(count, align);
     } catch (e) {
       if (!(e instanceof Errno)) throw e;
+      // A failed cma_alloc() leaves the bitmap as it was: these are the figures it failed against.
+      const maxchunk = area.maxchunk;
       return `no free range of ${count} pages aligned to 2^${align} pages (largest free chunk ${maxchunk} pages = ${mib(maxchunk)}, ${area.available} of ${area.count} pages free)`;
     }
     this.mm.mem.zero(pfn * PAGE_SIZE, count * PAGE_SIZE);
@@ -271,13 +280,12 @@ export class Placement {
   }
 
   /**
-   * The CMA areas a decision involved (its backing, the one it left, a CMA candidate it rejected),
-   * or every area after a failure: scanning the bitmaps costs time, so unrelated areas are skipped.
+   * After a failure, every CMA area's use and largest free chunk: the figures that explain it.
+   * Successful decisions skip the bitmap scans, which would cost a tenth of a CMA first map.
    */
   private cmaUsage(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): CmaUsage[] {
-    const named = (label: string | undefined) => label !== undefined && label.startsWith("cma");
-    const involved = (c: Cma) => [r.backing, r.from, ...r.rejected.map((x) => x.backing)].some((l) => named(l) && (l === "cma" || l!.startsWith(`cma:${c.name}`)));
-    return this.mm.cmaAreas.filter((c) => r.outcome === "failed" || involved(c)).map((c) => ({ area: c.name, count: c.count, used: c.used, maxchunk: c.maxchunk }));
+    if (r.outcome !== "failed") return [];
+    return this.mm.cmaAreas.map((c) => ({ area: c.name, count: c.count, used: c.used, maxchunk: c.maxchunk }));
   }
 
   /** /sys/kernel/debug/dma_buf/placement: one line per decision, oldest first. */
