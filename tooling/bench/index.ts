@@ -32,42 +32,59 @@ export interface GoalResult {
   note?: string;
 }
 
-export interface Goal<K extends string = string> {
-  name: string;
-  /** `medians`: ns per call of each case, median over the run's processes. */
-  evaluate(medians: Record<K, number>): GoalResult;
+/**
+ * A figure that is not a time (memory, a count), measured once per process before any case runs,
+ * right after a `gc()`. The report gives its median, min and max over the processes.
+ */
+export interface BenchFigure {
+  unit: string;
+  measure: () => number | Promise<number>;
 }
 
-export interface Suite<K extends string = string> {
+export interface Goal<K extends string = string, F extends string = string> {
+  name: string;
+  /** `medians`: ns per call of each case, median over the run's processes; `figures`: likewise. */
+  evaluate(medians: Record<K, number>, figures: Record<F, number>): GoalResult;
+}
+
+export interface Suite<K extends string = string, F extends string = string> {
   name: string;
   cases: Record<K, BenchCase>;
-  goals?: Goal<K>[];
+  figures?: Record<F, BenchFigure>;
+  goals?: Goal<K, F>[];
 }
 
 /**
  * Declares a suite. Each case's `setup` result types its `fn` and `teardown` parameter; goals see the
  * medians keyed by the case names.
  */
-export function defineSuite<C extends Record<string, unknown>>(suite: {
+export function defineSuite<C extends Record<string, unknown>, F extends string = never>(suite: {
   name: string;
   cases: { [K in keyof C]: BenchCase<C[K]> };
-  goals?: Goal<keyof C & string>[];
-}): Suite<keyof C & string> {
+  figures?: Record<F, BenchFigure>;
+  goals?: Goal<keyof C & string, F>[];
+}): Suite<keyof C & string, F> {
   const names = Object.keys(suite.cases);
   if (names.length === 0) throw new Error(`bench suite "${suite.name}" has no cases`);
   const baselines = names.filter((n) => suite.cases[n]!.baseline);
   if (baselines.length > 1) throw new Error(`bench suite "${suite.name}": cases ${baselines.join(", ")} are all marked baseline; mark one`);
-  return suite as unknown as Suite<keyof C & string>;
+  return suite as unknown as Suite<keyof C & string, F>;
 }
 
-/** A goal "figure below target" built from the medians (ns), e.g. `below("boot", (m) => m.boot / 1e6, 50, "ms")`. */
-export function below<K extends string>(name: string, figure: (m: Record<K, number>) => number, target: number, unit: string, note?: string): Goal<K> {
-  return { name, evaluate: (m) => ({ value: figure(m), unit, target: `< ${target}`, met: figure(m) < target, ...(note && { note }) }) };
+/** A goal "figure below target" built from the medians (ns) and figures, e.g. `below("boot", (m) => m.boot / 1e6, 50, "ms")`. */
+export function below<K extends string, F extends string = string>(name: string, figure: (m: Record<K, number>, f: Record<F, number>) => number, target: number, unit: string, note?: string): Goal<K, F> {
+  return { name, evaluate: (m, f) => ({ value: figure(m, f), unit, target: `< ${target}`, met: figure(m, f) < target, ...(note && { note }) }) };
 }
 
 /** A goal "figure at least target". */
-export function atLeast<K extends string>(name: string, figure: (m: Record<K, number>) => number, target: number, unit: string, note?: string): Goal<K> {
-  return { name, evaluate: (m) => ({ value: figure(m), unit, target: `>= ${target}`, met: figure(m) >= target, ...(note && { note }) }) };
+export function atLeast<K extends string, F extends string = string>(name: string, figure: (m: Record<K, number>, f: Record<F, number>) => number, target: number, unit: string, note?: string): Goal<K, F> {
+  return { name, evaluate: (m, f) => ({ value: figure(m, f), unit, target: `>= ${target}`, met: figure(m, f) >= target, ...(note && { note }) }) };
+}
+
+/** Resident memory (RSS) in MiB after a full GC: for `figures` that measure what something costs. */
+export function rssMiB(): number {
+  gc();
+  return process.memoryUsage().rss / 2 ** 20;
 }
 
 /** `gc()` when node runs with --expose-gc (the runner always does); a no-op otherwise. */
@@ -95,13 +112,15 @@ export function copyBaseline(bytes: number): BenchCase<{ src: Uint8Array; dst: U
 /**
  * Baseline: `new SharedArrayBuffer(bytes)`, the cost of allocating a fresh buffer instead of sharing
  * one. Untouched (lazily committed). SharedArrayBuffers are invisible to V8's GC heuristics, so the
- * harness collects after every sample, untimed, to keep dropped ones from piling up.
+ * case collects between samples, untimed, to keep dropped ones from piling up.
  */
 export function sabBaseline(bytes: number): BenchCase<{ keep: SharedArrayBuffer[] }> {
   return {
     setup: () => ({ keep: [] }),
     fn: (s) => void s.keep.push(new SharedArrayBuffer(bytes)),
+    // untouched, they cost address space only: collect every 512 MiB (a gc per sample would dominate the run)
     afterSample: (s) => {
+      if (s.keep.length * bytes < 512 * 2 ** 20) return;
       s.keep.length = 0;
       gc();
     },

@@ -80,15 +80,21 @@ function runSuite(file) {
     // min/max: spread of the processes' medians; with one process, of its samples.
     cases[c] = { median: median(medians), min: runs > 1 ? Math.min(...medians) : stats[0].min, max: runs > 1 ? Math.max(...medians) : stats[0].max, bytes: perRun[0].bytes[c], perProcess: stats };
   }
+  const figures = {};
+  for (const [f, unit] of Object.entries(perRun[0].figureUnits)) {
+    const values = perRun.map((r) => r.figures[f]);
+    figures[f] = { unit, median: median(values), min: Math.min(...values), max: Math.max(...values), perProcess: values };
+  }
   const medianFile = path.join(resultsDir, `${path.basename(file, ".ts")}.medians.tmp.json`);
   const goalsFile = path.join(resultsDir, `${path.basename(file, ".ts")}.goals.tmp.json`);
-  writeFileSync(medianFile, JSON.stringify(Object.fromEntries(suiteCases.map((c) => [c, cases[c].median]))));
+  const figureMedians = Object.fromEntries(Object.entries(figures).map(([f, v]) => [f, v.median]));
+  writeFileSync(medianFile, JSON.stringify({ medians: Object.fromEntries(suiteCases.map((c) => [c, cases[c].median])), figures: figureMedians }));
   const err = runWorker(["goals", file, medianFile, goalsFile]);
   rmSync(medianFile);
   if (err) return { rel, error: err };
   const goals = JSON.parse(readFileSync(goalsFile, "utf8"));
   rmSync(goalsFile);
-  return { rel, name, cases, goals, baseline: perRun[0].baseline };
+  return { rel, name, cases, figures, goals, baseline: perRun[0].baseline };
 }
 
 /** Adds ops/s, GB/s (cases with `bytes`) and the ratio to the baseline case. */
@@ -102,6 +108,14 @@ function enrich(result) {
 }
 
 function suiteTable(r) {
+  const figures = Object.entries(r.figures ?? {});
+  const figureLines = figures.length
+    ? ["", "| figure | median | min | max |", "|---|---:|---:|---:|", ...figures.map(([f, v]) => `| ${f} | ${fmtNum(v.median)} ${v.unit} | ${fmtNum(v.min)} ${v.unit} | ${fmtNum(v.max)} ${v.unit} |`)]
+    : [];
+  return caseTable(r) + (figureLines.length ? "\n" + figureLines.join("\n") : "");
+}
+
+function caseTable(r) {
   const lines = [`| case | median | min | max | ops/s | GB/s | × ${r.baseline ?? "baseline"} |`, "|---|---:|---:|---:|---:|---:|---:|"];
   for (const [c, s] of Object.entries(r.cases))
     lines.push(`| ${c}${c === r.baseline ? " (baseline)" : ""} | ${fmtNs(s.median)} | ${fmtNs(s.min)} | ${fmtNs(s.max)} | ${fmtNum(s.opsPerSec)} | ${s.gbPerSec ? s.gbPerSec.toFixed(2) : ""} | ${s.ratioToBaseline !== undefined ? s.ratioToBaseline.toPrecision(3) : ""} |`);
@@ -144,7 +158,7 @@ function main() {
       continue;
     }
     enrich(r);
-    const record = { name: r.name, file: r.rel, date: new Date().toISOString(), machine: m, runs, quick, baseline: r.baseline, cases: r.cases, goals: r.goals };
+    const record = { name: r.name, file: r.rel, date: new Date().toISOString(), machine: m, runs, quick, baseline: r.baseline, cases: r.cases, figures: r.figures, goals: r.goals };
     writeFileSync(path.join(resultsDir, `${r.name.replace(/[^\w.-]+/g, "-")}.json`), JSON.stringify(record, null, 2) + "\n");
     console.log(`\n## ${r.name} (${r.rel}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n${suiteTable(r)}`);
     for (const g of r.goals) console.log(`  ${fmtGoal(g)}`);

@@ -2,7 +2,7 @@
  * Runs one suite file in this (fresh) process and writes its per-case statistics as JSON.
  * Started by run.mjs as: node --conditions=@dmabuf/source --expose-gc --import tsx worker.ts
  *   measure <suite file> <out.json> [--quick]     measure every case
- *   goals <suite file> <medians.json> <out.json>  evaluate the goals on the run's medians
+ *   goals <suite file> <medians.json> <out.json>  evaluate the goals on the run's medians and figures
  */
 import "reflect-metadata";
 import { writeFileSync, readFileSync } from "node:fs";
@@ -100,6 +100,12 @@ async function main(): Promise<void> {
   const suite = await loadSuite(file);
   if (mode === "measure") {
     const quick = process.argv.includes("--quick");
+    // figures first: in a fresh process, before any case has allocated anything
+    const figures: Record<string, number> = {};
+    for (const [name, f] of Object.entries(suite.figures ?? {})) {
+      gc();
+      figures[name] = await f.measure();
+    }
     const cases: Record<string, CaseStats> = {};
     for (const [name, c] of Object.entries(suite.cases)) {
       gc();
@@ -107,10 +113,10 @@ async function main(): Promise<void> {
     }
     const entries = Object.entries(suite.cases);
     const bytes = Object.fromEntries(entries.filter(([, c]) => c.bytes).map(([n, c]) => [n, c.bytes]));
-    writeFileSync(arg, JSON.stringify({ suite: suite.name, baseline: entries.find(([, c]) => c.baseline)?.[0], bytes, cases }));
+    writeFileSync(arg, JSON.stringify({ suite: suite.name, baseline: entries.find(([, c]) => c.baseline)?.[0], bytes, cases, figures, figureUnits: Object.fromEntries(Object.entries(suite.figures ?? {}).map(([n, f]) => [n, f.unit])) }));
   } else if (mode === "goals" && out) {
-    const medians = JSON.parse(readFileSync(arg, "utf8")) as Record<string, number>;
-    const goals = (suite.goals ?? []).map((g) => ({ name: g.name, ...g.evaluate(medians) }));
+    const { medians, figures } = JSON.parse(readFileSync(arg, "utf8")) as { medians: Record<string, number>; figures: Record<string, number> };
+    const goals = (suite.goals ?? []).map((g) => ({ name: g.name, ...g.evaluate(medians, figures) }));
     writeFileSync(out, JSON.stringify(goals));
   } else throw new Error(`worker.ts: unknown mode ${mode}`);
 }

@@ -6,6 +6,8 @@
 import "reflect-metadata";
 import * as fc from "fast-check";
 import { FuzzFailure } from "./world.js";
+import { dmaBufPlugin } from "./dmabuf-plugin.js";
+import { syncPlugin } from "./sync-plugin.js";
 import { fuzzProperty, newStats } from "./fuzz.js";
 
 const args = process.argv.slice(2);
@@ -19,25 +21,27 @@ const minutes = opt("minutes", 1);
 const seed = opt("seed", Date.now() % 2 ** 31);
 const maxSteps = opt("steps", 40);
 const BATCH = 200;
+const plugins = [dmaBufPlugin, syncPlugin];
 
 const stats = newStats();
 const t0 = performance.now();
 const deadline = t0 + minutes * 60_000;
-console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program`);
+console.log(`fuzz: ${minutes} min, seed ${seed}, up to ${maxSteps} steps per program; plugins: core, ${plugins.map((p) => p.name).join(", ")}`);
 let batch = 0;
 let status = 0;
+let lastReport = t0;
 while (performance.now() < deadline) {
   const batchSeed = (seed + batch) | 0;
-  const d = await fc.check(fuzzProperty({ maxSteps }, stats), { seed: batchSeed, numRuns: BATCH });
+  const d = await fc.check(fuzzProperty({ maxSteps, plugins }, stats), { seed: batchSeed, numRuns: BATCH });
   batch++;
   if (d.failed) {
     const e = d.errorInstance;
     console.log(`\nFAILED (batch seed ${batchSeed}, path ${d.counterexamplePath}, ${d.numShrinks} shrinks):\n${e instanceof FuzzFailure ? e.message : String((e as Error)?.stack ?? e)}`);
-    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps} }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
+    console.log(`\nreplay: fc.assert(fuzzProperty({ maxSteps: ${maxSteps}, plugins: [dmaBufPlugin, syncPlugin] }), { seed: ${batchSeed}, path: "${d.counterexamplePath}" })`);
     status = 1;
     break;
   }
-  if (batch % 25 === 0) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${stats.programs} programs, ${stats.steps} steps`);
+  if (performance.now() - lastReport > 15_000 && (lastReport = performance.now())) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${stats.programs} programs, ${stats.steps} steps`);
 }
 const secs = (performance.now() - t0) / 1000;
 console.log(`\n${status ? "stopped after a failure" : "no failures"}: ${stats.programs.toLocaleString("en-US")} programs, ${stats.steps.toLocaleString("en-US")} steps in ${secs.toFixed(1)} s (${Math.round(stats.steps / secs).toLocaleString("en-US")} steps/s), seed ${seed}`);

@@ -1,7 +1,7 @@
 import * as fc from "fast-check";
 import {
   F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, MAP_PRIVATE, MAP_SHARED, O_ACCMODE, O_CLOEXEC, O_RDONLY,
-  O_RDWR, O_WRONLY, PAGE_SIZE, POLLIN, POLLNVAL, POLLOUT, POLLPRI, PROT_READ, PROT_WRITE, RLIMIT_NOFILE, leakCheck,
+  O_RDWR, O_WRONLY, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, POLLIN, POLLNVAL, POLLOUT, POLLPRI, PROT_READ, PROT_WRITE, RLIMIT_NOFILE, leakCheck,
   type ErrnoCode, type PollFd,
 } from "@dmabuf/core";
 import { memDevices } from "./mem-device.js";
@@ -22,7 +22,10 @@ const proc = fc.nat(7);
 const rarely = fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 });
 
 const names = (bits: [number, string][], v: number, none: string) => bits.filter(([b]) => v & b).map(([, n]) => n).join("|") || none;
-export const oflags = (f: number) => [["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"][f & O_ACCMODE]!, ...(f & O_CLOEXEC ? ["O_CLOEXEC"] : [])].join("|");
+export const oflags = (f: number) => {
+  const rest = f & ~(O_ACCMODE | O_CLOEXEC);
+  return [["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"][f & O_ACCMODE]!, ...(f & O_CLOEXEC ? ["O_CLOEXEC"] : []), ...(rest ? [`0${rest.toString(8)}`] : [])].join("|");
+};
 export const protName = (p: number) => names([[PROT_READ, "PROT_READ"], [PROT_WRITE, "PROT_WRITE"]], p, "PROT_NONE");
 export const mapName = (f: number) => names([[MAP_SHARED, "MAP_SHARED"], [MAP_PRIVATE, "MAP_PRIVATE"]], f, "0");
 const FCNTL_NAMES: Record<number, string> = { [F_DUPFD]: "F_DUPFD", [F_DUPFD_CLOEXEC]: "F_DUPFD_CLOEXEC", [F_GETFD]: "F_GETFD", [F_SETFD]: "F_SETFD", [F_GETFL]: "F_GETFL" };
@@ -37,7 +40,9 @@ const spawn = defineCommand({
   name: "spawn",
   weight: 1,
   args: fc.constant(null),
-  run: (w) => void (w.procs.length < 8 && w.spawn()),
+  async run(w) {
+    if (w.procs.length < 8) await w.spawn();
+  },
 });
 
 const open = defineCommand({
@@ -48,16 +53,13 @@ const open = defineCommand({
     const p = w.pick(a.p);
     if (!p) return;
     const flags = a.acc | (a.cloexec ? O_CLOEXEC : 0);
-    const paths = w.paths;
-    const [path, expect] = a.missing ? ([MISSING[a.path % MISSING.length]![0], [MISSING[a.path % MISSING.length]![1]]] as const) : ([paths[a.path % paths.length]!, needsFd(w, p)] as const);
-    const want = w.lowestFree(p);
-    const r = await w.call(p, "open", `open("${path}", ${oflags(flags)})`, () => p.proc.open(path, flags), expect);
-    if (!r) return;
-    const fd = r.value;
-    if (fd !== want) w.fail(`open returned fd ${fd}; POSIX requires the lowest free fd, ${want}`);
-    const file = p.proc.fds.lookup(fd);
-    if (file && w.files.has(file)) w.fail(`open returned fd ${fd} sharing an existing open file description`);
-    w.addFd(p, fd, `open("${path}")`, a.cloexec);
+    if (!a.missing) {
+      const path = w.paths[a.path % w.paths.length]!;
+      await w.open(p, path, flags, `open("${path}", ${oflags(flags)})`);
+      return;
+    }
+    const [path, code] = MISSING[a.path % MISSING.length]!;
+    await w.call(p, "open", `open("${path}", ${oflags(flags)})`, () => p.proc.open(path, flags), [code]);
   },
 });
 
@@ -217,6 +219,34 @@ const read = defineCommand({
   },
 });
 
+const write = defineCommand({
+  name: "write",
+  weight: 1,
+  args: fc.record({ p: proc, fd: fdChoice, text: fc.constantFrom("1\n", "0\n", "", "fuzz") }),
+  async run(w, a) {
+    const p = w.pick(a.p);
+    if (!p) return;
+    const fd = w.fd(p, a.fd);
+    const f = p.fds.get(fd)?.file;
+    const expect: Expect = !f || (f.flags & O_ACCMODE) === O_RDONLY ? ["EBADF"] : !f.ops.write ? ["EINVAL"] : undefined;
+    await w.call(p, "write", `write(${fd}, ${JSON.stringify(a.text)}, ${a.text.length})`, () => p.proc.write(fd, a.text), expect);
+  },
+});
+
+const lseek = defineCommand({
+  name: "lseek",
+  weight: 1,
+  args: fc.record({ p: proc, fd: fdChoice, off: fc.constantFrom(0, 1, -1, 4096), whence: fc.constantFrom(SEEK_SET, SEEK_CUR, SEEK_END, 7) }),
+  async run(w, a) {
+    const p = w.pick(a.p);
+    if (!p) return;
+    const fd = w.fd(p, a.fd);
+    const f = p.fds.get(fd)?.file;
+    const expect: Expect = !f ? ["EBADF"] : !f.ops.llseek ? ["ESPIPE"] : undefined;
+    await w.call(p, "lseek", `lseek(${fd}, ${a.off}, ${["SEEK_SET", "SEEK_CUR", "SEEK_END"][a.whence] ?? a.whence})`, () => p.proc.lseek(fd, a.off, a.whence), expect);
+  },
+});
+
 const ioctl = defineCommand({
   name: "ioctl",
   weight: 2,
@@ -248,7 +278,7 @@ const mmap = defineCommand({
     else if (!f.ops.mmap) errs.push("ENODEV");
     else if ((a.prot & PROT_READ && acc === O_WRONLY) || (a.prot & PROT_WRITE && a.flags === MAP_SHARED && acc === O_RDONLY)) errs.push("EACCES");
     // success is predictable for /dev/zero only; other files' mmap ops have their own limits
-    const expect: Expect = errs.length ? errs : f?.inode.name === "/dev/zero" ? [] : undefined;
+    const expect: Expect = errs.length ? errs : f?.inode.name === "/dev/zero" ? [] : w.plugins.map((pl) => f && pl.predictMmap?.(f, a.len, a.off)).find((x) => x !== undefined);
     const text = `mmap(NULL, ${a.len}, ${protName(a.prot)}, ${mapName(a.flags)}, ${fd}, ${a.off})`;
     const r = await w.call(p, "mmap", text, () => p.proc.mmap(null, a.len, a.prot, a.flags, fd, a.off), expect, (v) => `0x${v.start.toString(16)}`);
     if (r) p.vmas.set(r.value.start, { vma: r.value, origin: text });
@@ -305,7 +335,7 @@ export const corePlugin: FuzzPlugin = {
   name: "core",
   kernelPlugins: () => [memDevices()],
   paths: EXISTING,
-  commands: [spawn, open, close, dup, dup2, fcntl, setrlimit, sendFds, procfs, read, ioctl, mmap, munmap, poll, exit],
+  commands: [spawn, open, close, dup, dup2, fcntl, setrlimit, sendFds, procfs, read, write, lseek, ioctl, mmap, munmap, poll, exit],
   invariants: [
     {
       name: "every fd in a process is one it opened or received (fd table = model)",

@@ -20,6 +20,8 @@ export const SYSCALL_ERRNOS: Record<string, { man: string; errnos: readonly Errn
   setrlimit: { man: "getrlimit(2)", errnos: ["EFAULT", "EINVAL", "EPERM"] },
   ioctl: { man: "ioctl(2)", errnos: ["EBADF", "EFAULT", "EINVAL", "ENOTTY"] },
   read: { man: "read(2)", errnos: ["EAGAIN", "EBADF", "EFAULT", "EINTR", "EINVAL", "EIO", "EISDIR"] },
+  write: { man: "write(2)", errnos: ["EAGAIN", "EBADF", "EFAULT", "EFBIG", "EINTR", "EINVAL", "EIO", "ENOSPC", "EPERM", "EPIPE"] },
+  lseek: { man: "lseek(2)", errnos: ["EBADF", "EINVAL", "ENXIO", "EOVERFLOW", "ESPIPE"] },
   // cat(1) of a file: open(2) + read(2) + close(2)
   cat: { man: "open(2), read(2), close(2)", errnos: ["EACCES", "EBADF", "EINTR", "EINVAL", "EIO", "EISDIR", "EMFILE", "ENFILE", "ENOENT", "ENOMEM", "ENOTDIR", "ENXIO"] },
   opendir: { man: "opendir(3)", errnos: ["EACCES", "EBADF", "EMFILE", "ENFILE", "ENOENT", "ENOMEM", "ENOTDIR"] },

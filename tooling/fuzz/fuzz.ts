@@ -71,7 +71,7 @@ export async function runProgram(steps: readonly Step[], opts: FuzzOptions = {},
   const kernel = await Kernel.boot({ plugins: plugins.flatMap((p) => p.kernelPlugins?.() ?? []) });
   const w = new FuzzWorld(kernel, plugins);
   try {
-    for (let i = 0; i < (opts.procs ?? 2); i++) w.spawn();
+    for (let i = 0; i < (opts.procs ?? 2); i++) await w.spawn();
     checkAll(w, invariants, "at start");
     for (const [name, args] of steps) {
       const cmd = commands.get(name);
@@ -87,10 +87,18 @@ export async function runProgram(steps: readonly Step[], opts: FuzzOptions = {},
     }
     for (const p of w.live) await w.exit(p, 0);
     checkAll(w, [...invariants, ...final], "after every process exited");
-    kernel.shutdown();
+    try {
+      kernel.shutdown();
+    } catch (e) {
+      w.fail(`kernel.shutdown() crashed: ${(e as Error)?.stack ?? String(e)}`);
+    }
     checkAll(w, final, "after shutdown");
   } finally {
-    kernel.shutdown();
+    try {
+      kernel.shutdown(); // after a failure: release what is left, but report the failure itself
+    } catch {
+      /* the program already failed */
+    }
     stats.programs++;
     stats.steps += w.steps;
     for (const [why, n] of w.deviations) stats.deviations.set(why, (stats.deviations.get(why) ?? 0) + n);

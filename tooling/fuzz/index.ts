@@ -11,3 +11,6 @@ export { corePlugin, defineCommand, fdChoice, mapName, oflags, protName } from "
 export { KNOWN_DEVIATIONS, SYSCALL_ERRNOS } from "./errno-table.js";
 export { fuzzProperty, newStats, programArbitrary, runProgram, type FuzzOptions, type FuzzStats, type Step } from "./fuzz.js";
 export { memDevices } from "./mem-device.js";
+export { dmaBufPlugin } from "./dmabuf-plugin.js";
+export { DMA_HEAP_IOCTL_ALLOC, FUZZ_DETACH, FUZZ_IMPORT, FUZZ_MAP, FUZZ_UNMAP, dmaBufFixtures } from "./dmabuf-fixture.js";
+export { syncPlugin } from "./sync-plugin.js";

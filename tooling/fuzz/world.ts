@@ -65,6 +65,10 @@ export interface FuzzPlugin {
   readonly final?: readonly FuzzInvariant[];
   /** Extra documented errnos, by syscall name ("ioctl") or a command's own name, with the source. */
   readonly errnos?: Readonly<Record<string, { man: string; errnos: readonly ErrnoCode[] }>>;
+  /** The outcome of mmap(2) of one of this subsystem's files once the generic checks pass, if it can say. */
+  predictMmap?(file: File, length: number, offset: number): Expect;
+  /** First calls of every new process (e.g. open the subsystem's device nodes), through `world.call`. */
+  onSpawn?(world: FuzzWorld, p: FuzzProc): Promise<void>;
   /** References to `file` held by the kernel (not by fds or mappings), e.g. an exporter's own. */
   kernelRefs?(world: FuzzWorld, file: File): number;
 }
@@ -116,11 +120,12 @@ export class FuzzWorld {
     return this.procs.filter((p) => p.alive);
   }
 
-  spawn(): FuzzProc {
+  async spawn(): Promise<FuzzProc> {
     const name = `p${this.procs.length}`;
     const p: FuzzProc = { name, proc: this.kernel.spawn(name), fds: new Map(), vmas: new Map(), limit: NR_OPEN_DEFAULT, alive: true };
     this.procs.push(p);
     this.log(`${name} = spawn("${name}"); // pid ${p.proc.pid}`);
+    for (const pl of this.plugins) await pl.onSpawn?.(this, p);
     return p;
   }
 
@@ -207,13 +212,40 @@ export class FuzzWorld {
 
   /** References the model expects on `file`: fds and mappings of live processes, plus kernel-held ones. */
   expectedRefs(file: File): number {
+    let n = this.userRefs(file);
+    for (const pl of this.plugins) n += pl.kernelRefs?.(this, file) ?? 0;
+    return n;
+  }
+
+  /** References on `file` held by live processes' fds and mappings. */
+  userRefs(file: File): number {
     let n = 0;
     for (const p of this.live) {
       for (const e of p.fds.values()) if (e.file === file) n++;
       for (const v of p.vmas.values()) if (v.vma.file === file) n++;
     }
-    for (const pl of this.plugins) n += pl.kernelRefs?.(this, file) ?? 0;
     return n;
+  }
+
+  /**
+   * An fd of `p` whose file satisfies `kind` (chosen by `n`). When `p` has none: with `misuse`, the
+   * generic choice `{ held: n }` (a wrong or closed fd); without, undefined (the step is skipped).
+   */
+  fdOf(p: FuzzProc, n: number, kind: (f: File) => boolean, misuse: boolean): number | undefined {
+    const fds = [...p.fds].filter(([, e]) => kind(e.file)).map(([fd]) => fd).sort((a, b) => a - b);
+    return fds.length ? fds[n % fds.length]! : misuse ? this.fd(p, { held: n }) : undefined;
+  }
+
+  /** open(2) of a path that must open, recorded in the model; the fd, or undefined on EMFILE. */
+  async open(p: FuzzProc, path: string, flags: number, text: string): Promise<number | undefined> {
+    const want = this.lowestFree(p);
+    const r = await this.call(p, "open", text, () => p.proc.open(path, flags), want === undefined ? ["EMFILE"] : []);
+    if (!r) return undefined;
+    if (r.value !== want) this.fail(`open returned fd ${r.value}; POSIX requires the lowest free fd, ${want}`);
+    const file = p.proc.fds.lookup(r.value);
+    if (file && this.files.has(file)) this.fail(`open returned fd ${r.value} sharing an existing open file description`);
+    this.addFd(p, r.value, `open("${path}")`, (flags & 0o2000000) !== 0);
+    return r.value;
   }
 
   /** exit(2): the model drops everything the process held. */

@@ -1,4 +1,4 @@
-import { below, defineSuite } from "@dmabuf/tooling/bench";
+import { below, copyBaseline, defineSuite } from "@dmabuf/tooling/bench";
 import {
   DMA_TO_DEVICE, Kernel, O_CLOEXEC, O_RDWR, SgTable, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufFd, dmaBufGet,
   dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, type DmaBufOps,
@@ -56,16 +56,7 @@ const LARGE = "share cycle, 2160p XRGB8888 buffer";
 export default defineSuite({
   name: "core-dma-buf",
   cases: {
-    [COPY]: {
-      baseline: true,
-      bytes: NV12_1080P,
-      setup: () => {
-        const src = new Uint8Array(NV12_1080P);
-        for (let i = 0; i < src.length; i++) src[i] = (i * 31) & 0xff;
-        return { src, dst: new Uint8Array(NV12_1080P) };
-      },
-      fn: ({ src, dst }: { src: Uint8Array; dst: Uint8Array }) => dst.set(src),
-    },
+    [COPY]: copyBaseline(NV12_1080P),
     [SMALL]: { setup: () => shareSetup(4096), fn: shareCycle, teardown },
     [LARGE]: { setup: () => shareSetup(XRGB_2160P), fn: shareCycle, teardown },
   },

@@ -39,6 +39,7 @@ export class VirtualClock {
   private seq = 0;
   private readonly timers = new MinHeap<TimerEntry>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   private readonly blocked = new Set<(e: Error) => void>();
+  private holds = 0;
   private pumpScheduled = false;
   private wallStart = 0;
   private virtStart = 0;
@@ -115,6 +116,21 @@ export class VirtualClock {
     });
   }
 
+  /**
+   * Keeps virtual time still until `p` settles: for work a simulated device does in real time (a
+   * codec job running in a library's thread pool) whose result a timer publishes later. Without it
+   * the clock would run ahead to that timer while the work is still in flight. `advance()` ignores holds.
+   */
+  hold<T>(p: Promise<T>): Promise<T> {
+    this.holds++;
+    const release = () => {
+      this.holds--;
+      this.schedulePump();
+    };
+    p.then(release, release);
+    return p;
+  }
+
   /** Sleeps for `ns` of virtual time (nanosleep on CLOCK_MONOTONIC). */
   sleep(ns: number): Promise<void> {
     return this.block(new Promise<void>((resolve) => this.addTimer(ns, resolve, "nanosleep")));
@@ -133,7 +149,7 @@ export class VirtualClock {
 
   private pump(): void {
     this.pumpScheduled = false;
-    if (this.blocked.size === 0) return;
+    if (this.blocked.size === 0 || this.holds > 0) return;
     this.dropCancelled();
     const next = this.timers.peek();
     if (!next) {

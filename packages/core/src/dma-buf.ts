@@ -19,6 +19,7 @@ import { Errno, check, isErrno, type ErrnoCode } from "./errno.js";
 import { File, O_ACCMODE, O_NONBLOCK, SEEK_END, SEEK_SET, type FileOperations, type Inode } from "./file.js";
 import type { Kernel } from "./kernel.js";
 import { PAGE_SIZE } from "./process.js";
+import { flushSignals } from "./signal.js";
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, dmaDirectionName, isValidDmaDirection, type DmaDataDirection, type SgTable } from "./scatterlist.js";
 import type { VmArea } from "./vm-area.js";
 
@@ -49,6 +50,8 @@ export function dmaBufInit(kernel: Kernel): void {
   const list: DmaBufList = { buffers: new Set(), ino: 0, attachIds: 0 };
   lists.set(kernel, list);
   kernel.vfs.createText("/sys/kernel/debug/dma_buf/bufinfo", () => bufinfo(list));
+  // dma-bufs register themselves at export (with their origin); attachments are read from db_list
+  kernel.objects.track("dma-buf attachment", () => [...list.buffers].flatMap((b) => b.attachments), (a) => `${a.dev.name} attached to dma-buf ino ${a.dmabuf.ino} (${a.dmabuf.expName}), ${a.mappings.length} mapping(s) outstanding`);
 }
 
 /** struct dma_buf. Drivers read its fields; the framework alone changes them. */
@@ -127,8 +130,8 @@ export class DmaBufAttachment {
   /** The cached mapping (attach->sgt, attach->dir), when the framework keeps one. */
   sgt: SgTable | undefined;
   dir: DmaDataDirection = DMA_NONE;
-  /** Outstanding dma_buf_map_attachment() calls not yet unmapped, by table: their directions. */
-  readonly mappings = new Map<SgTable, DmaDataDirection[]>();
+  /** Outstanding dma_buf_map_attachment() calls not yet unmapped (a cached table may appear several times). */
+  readonly mappings: { readonly sgt: SgTable; readonly dir: DmaDataDirection }[] = [];
   /** False once detached (or orphaned by a buffer released while still attached). */
   attached = true;
   private readonly seq: number;
@@ -223,6 +226,8 @@ export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
   const list = listOf(kernel);
   const buf = new DmaBuf(kernel, info, ++list.ino);
   list.buffers.add(buf);
+  // Registered by its file, so that kernel.fdInstall's note (which fd of which process) lands on it.
+  kernel.objects.register("dma-buf", buf.file, () => `${buf.expName} ino ${buf.ino} size ${buf.size}${buf.name === undefined ? "" : ` name "${buf.name}"`}, ${buf.refcount} reference(s), ${buf.attachments.length} attachment(s)`, call);
   traceBuf(buf, "dma_buf_export");
   return buf;
 }
@@ -272,6 +277,7 @@ export function dmaBufPut(buf: DmaBuf): void {
 function release(buf: DmaBuf): void {
   const k = buf.kernel;
   listOf(k).buffers.delete(buf);
+  k.objects.unregister(buf.file);
   if (buf.vmappingCounter) k.printk(`kernel BUG at drivers/dma-buf/dma-buf.c:dma_buf_release: dma-buf ino ${buf.ino} (${buf.expName}) released while vmapped (vmapping_counter ${buf.vmappingCounter})`);
   buf.ops.release(buf);
   if (buf.ownResv) buf.resv.fini();
@@ -353,10 +359,8 @@ export function dmaBufDetach(buf: DmaBuf, attach: DmaBufAttachment): void {
   live(buf, call);
   if (!(attach instanceof DmaBufAttachment) || attach.dmabuf !== buf) throw warn(buf.kernel, "EINVAL", call, `attachment does not belong to dma-buf ino ${buf.ino}`);
   liveAttach(attach, call);
-  if (attach.mappings.size) {
-    const outstanding = [...attach.mappings.values()].reduce((n, dirs) => n + dirs.length, 0);
-    throw new Errno("EBUSY", call, `${attach.dev.name} still has ${outstanding} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
-  }
+  if (attach.mappings.length)
+    throw new Errno("EBUSY", call, `${attach.dev.name} still has ${attach.mappings.length} mapping(s) of dma-buf ino ${buf.ino}; dma_buf_unmap_attachment() them first`);
   traceAttach(attach, "dma_buf_detach");
   if (attach.sgt) {
     buf.ops.unmapDmaBuf(attach, attach.sgt, attach.dir);
@@ -412,9 +416,7 @@ export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirect
       attach.dir = dir;
     }
   }
-  const dirs = attach.mappings.get(sgt);
-  if (dirs) dirs.push(dir);
-  else attach.mappings.set(sgt, [dir]);
+  attach.mappings.push({ sgt, dir });
   traceAttach(attach, "dma_buf_map_attachment", dir);
   return sgt;
 }
@@ -427,16 +429,19 @@ export function dmaBufMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirect
 export function dmaBufUnmapAttachment(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
   const call = "dma_buf_unmap_attachment";
   const buf = liveAttach(attach, call);
-  const dirs = attach.mappings.get(sgt);
-  if (!dirs) throw new Errno("EINVAL", call, `sg_table is not mapped through this attachment of ${attach.dev.name} (double unmap?)`);
-  const i = dirs.indexOf(dir);
-  if (i < 0) throw new Errno("EINVAL", call, `sg_table was mapped ${dirs.map(dmaDirectionName).join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
+  const maps = attach.mappings;
+  let i = maps.length - 1;
+  while (i >= 0 && (maps[i]!.sgt !== sgt || maps[i]!.dir !== dir)) i--;
+  if (i < 0) {
+    const dirs = maps.filter((m) => m.sgt === sgt).map((m) => dmaDirectionName(m.dir));
+    if (!dirs.length) throw new Errno("EINVAL", call, `sg_table is not mapped through this attachment of ${attach.dev.name} (double unmap?)`);
+    throw new Errno("EINVAL", call, `sg_table was mapped ${dirs.join("/")}, not ${isValidDmaDirection(dir) ? dmaDirectionName(dir) : dir}`);
+  }
   if (attach.sgt !== sgt) {
     buf.ops.unmapDmaBuf(attach, sgt, dir);
     if (dmaBufIsDynamic(buf)) buf.ops.unpin!(attach);
   }
-  if (dirs.length === 1) attach.mappings.delete(sgt);
-  else dirs.splice(i, 1);
+  maps.splice(i, 1);
   traceAttach(attach, "dma_buf_unmap_attachment", dir);
 }
 
@@ -535,14 +540,17 @@ async function ioctlSync(buf: DmaBuf, arg: unknown): Promise<number> {
   check(rw !== 0, "EINVAL", call, "flags must include DMA_BUF_SYNC_READ and/or DMA_BUF_SYNC_WRITE");
   const dir = rw === DMA_BUF_SYNC_RW ? DMA_BIDIRECTIONAL : rw === 1 ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
   if (Number(flags) & DMA_BUF_SYNC_END) await dmaBufEndCpuAccess(buf, dir);
-  else
+  else {
+    const task = buf.kernel.current;
     try {
       await dmaBufBeginCpuAccess(buf, dir);
     } catch (e) {
-      // No SA_RESTART in this model: an interrupted wait reaches userspace as EINTR.
-      if (isErrno(e, "ERESTARTSYS")) throw new Errno("EINTR", call, "a signal arrived while waiting for the buffer's fences");
-      throw e;
+      if (!isErrno(e, "ERESTARTSYS")) throw e;
+      // No SA_RESTART in this model: the signal is delivered on the way out and the call fails with EINTR.
+      if (task) flushSignals(task);
+      throw new Errno("EINTR", call, "a signal arrived while waiting for the buffer's fences");
     }
+  }
   return 0;
 }
 

@@ -154,6 +154,8 @@ export class DmaFence {
     if (!ops || !ops.getDriverName || !ops.getTimelineName) throw new Error("BUG: dma_fence_init: ops without get_driver_name/get_timeline_name");
     this.initNs = kernel.clock.now();
     this.tracepoint("dma_fence_init");
+    // A leak report only reads the fence: the SIGNALED bit, not the driver's signaled peek (which may signal).
+    kernel.objects.register("fence", this, () => `${this.driverName}:${this.timelineName} ${this.context}:${this.seqno} ${this.signaledFlag ? "" : "un"}signalled, ${this.refs} reference(s)`, "dma_fence_init");
   }
 
   /** Emits a dma_fence_* tracepoint with Linux's fields (include/trace/events/dma_fence.h). */
@@ -199,6 +201,7 @@ export class DmaFence {
       this.signal();
     }
     this.ops.release?.(this);
+    this.kernel.objects.unregister(this);
   }
 
   /** dma_fence_emit tracepoint: drivers call it when they hand the fence to hardware. */
@@ -412,6 +415,7 @@ export function dmaFenceGetStub(kernel: Kernel): DmaFence {
   const g = fenceGlobals(kernel);
   if (!g.stub) {
     g.stub = new DmaFence(kernel, stubOps, 0, 0);
+    kernel.objects.unregister(g.stub); // static in Linux: never freed, never a leak
     g.stub.flags |= ENABLE_SIGNAL;
     g.stub.signal();
   }
@@ -424,4 +428,48 @@ export function dmaFenceAllocatePrivateStub(kernel: Kernel, timestampNs: number)
   f.flags |= ENABLE_SIGNAL;
   f.signalTimestamp(timestampNs);
   return f;
+}
+
+/**
+ * dma_fence_wait_any_timeout(): sleeps until any of `fences` signals. `ret` is as for waitTimeout()
+ * (with timeout 0: 1 if one has signalled, else 0); `idx` is the index of a signalled fence, when
+ * one was found. -EINVAL (with a WARN) for an empty list or a negative timeout.
+ */
+export async function dmaFenceWaitAnyTimeout(fences: readonly DmaFence[], intr: boolean, timeout: number): Promise<{ ret: number; idx?: number }> {
+  const kernel = fences[0]?.kernel;
+  if (!kernel || timeout < 0) {
+    if (kernel) warn(kernel, "drivers/dma-buf/dma-fence.c dma_fence_wait_any_timeout", "WARN_ON(!fences || !count || timeout < 0)");
+    return { ret: -ERRNO.EINVAL };
+  }
+  if (timeout === 0) {
+    const idx = fences.findIndex((f) => f.isSignaled());
+    return idx < 0 ? { ret: 0 } : { ret: 1, idx };
+  }
+  const task = kernel.current;
+  const cbs = fences.map((): DmaFenceCb => ({}));
+  let wakeUp: (() => void) | null = null;
+  let ret = timeout;
+  let idx: number | undefined;
+  let armed = 0;
+  for (; armed < fences.length; armed++)
+    if (fences[armed]!.addCallback(cbs[armed]!, () => wakeUp?.()) !== 0) {
+      idx = armed; // already signalled
+      break;
+    }
+  if (idx === undefined)
+    while (ret > 0) {
+      // dma_fence_test_signaled_any()
+      const j = fences.findIndex((f) => f.signaledFlag);
+      if (j >= 0) {
+        idx = j;
+        break;
+      }
+      ret = await scheduleTimeout(kernel.clock, task, intr, ret, (wake) => {
+        wakeUp = wake;
+        return () => (wakeUp = null);
+      });
+      if (ret > 0 && intr && signalPending(task)) ret = -ERRNO.ERESTARTSYS;
+    }
+  while (armed-- > 0) fences[armed]!.removeCallback(cbs[armed]!);
+  return idx === undefined ? { ret } : { ret, idx };
 }

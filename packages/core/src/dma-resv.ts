@@ -46,7 +46,7 @@ export interface DmaResvEntry {
 /** struct dma_resv_list: replaced by a new list when reserve grows it (unlocked readers then restart). */
 class DmaResvList {
   readonly entries: DmaResvEntry[] = [];
-  constructor(public maxFences: number) {}
+  constructor(readonly maxFences: number) {}
 }
 
 const roundupPowOfTwo = (n: number) => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
@@ -56,6 +56,8 @@ export class DmaResv {
   private readonly ww: WwMutex;
   /** @internal the current fence list (dma_resv_fences_list()); read by DmaResvIter. */
   list: DmaResvList | null = null;
+  /** Slots usable under the current locking: reserved ones count until the unlock. */
+  private reservedUpTo = 0;
 
   /** dma_resv_init() */
   constructor(readonly kernel: Kernel) {
@@ -93,11 +95,12 @@ export class DmaResv {
   }
 
   /**
-   * dma_resv_unlock(). Reserved but unused slots are forgotten, as with CONFIG_DEBUG_MUTEXES
+   * dma_resv_unlock(). Reserved but unused slots are forgotten, as CONFIG_DEBUG_MUTEXES checks
    * (dma_resv_reset_max_fences): a slot reserved under one locking is not valid under the next.
+   * Unlike that debug build, the list keeps its capacity, so the next reserve need not reallocate.
    */
   unlock(): void {
-    if (this.list) this.list.maxFences = this.list.entries.length;
+    this.reservedUpTo = this.list?.entries.length ?? 0;
     this.ww.unlock();
   }
 
@@ -115,7 +118,10 @@ export class DmaResv {
     const old = this.list;
     let max: number;
     if (old && old.maxFences) {
-      if (old.entries.length + num <= old.maxFences) return 0;
+      if (old.entries.length + num <= old.maxFences) {
+        this.reservedUpTo = old.maxFences;
+        return 0;
+      }
       max = Math.max(old.entries.length + num, old.maxFences * 2);
     } else max = Math.max(4, roundupPowOfTwo(num));
     const list = new DmaResvList(max);
@@ -125,6 +131,7 @@ export class DmaResv {
       else list.entries.push(e);
     }
     this.list = list;
+    this.reservedUpTo = max;
     for (const f of dropped) f.put();
     return 0;
   }
@@ -149,9 +156,9 @@ export class DmaResv {
         return;
       }
     }
-    if (!list || list.entries.length >= list.maxFences) {
+    if (!list || list.entries.length >= Math.min(list.maxFences, this.reservedUpTo)) {
       fence.put();
-      throw new Error(`BUG: dma_resv_add_fence: no reserved slot (${list?.entries.length ?? 0} fences, ${list?.maxFences ?? 0} reserved); call dma_resv_reserve_fences under the same lock first`);
+      throw new Error(`BUG: dma_resv_add_fence: no reserved slot (${list?.entries.length ?? 0} fences, none reserved under this lock); call dma_resv_reserve_fences under the same lock first`);
     }
     list.entries.push({ fence, usage });
   }
@@ -239,19 +246,21 @@ export class DmaResv {
   /** dma_resv_copy_fences(): replaces this object's fences by the pending fences of `src`; this lock held. */
   copyFences(src: DmaResv): number {
     this.assertHeld("dma_resv_copy_fences");
-    let list = new DmaResvList(0);
+    let entries: DmaResvEntry[] = [];
     const cursor = new DmaResvIter(src, DMA_RESV_USAGE_BOOKKEEP);
     for (let f = cursor.first(); f; f = cursor.next()) {
       if (cursor.isRestarted) {
-        for (const e of list.entries) e.fence.put();
-        list = new DmaResvList(0);
+        for (const e of entries) e.fence.put();
+        entries = [];
       }
-      list.entries.push({ fence: f.get(), usage: cursor.fenceUsage });
+      entries.push({ fence: f.get(), usage: cursor.fenceUsage });
     }
     cursor.end();
-    list.maxFences = list.entries.length;
+    const list = new DmaResvList(entries.length);
+    list.entries.push(...entries);
     const old = this.list;
     this.list = list;
+    this.reservedUpTo = list.entries.length;
     for (const e of old?.entries ?? []) e.fence.put();
     return 0;
   }

@@ -19,7 +19,9 @@ export { F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, PAGE_SIZE, Process
 export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type BoardDescription, type BoardInput, type DeviceDescription } from "./board.js";
 export { Device, type PlatformDriver, type Subsystem } from "./device.js";
 export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
-export { KernelObjects, LeakError, assertNoLeaks, leakCheck, type KernelObjectRecord, type LeakReport, type TaskRef } from "./leak-check.js";
+export {
+  KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
+} from "./leak-check.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
 export {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
@@ -42,7 +44,8 @@ export {
 export { flushSignals, sendSignal, signalPending } from "./signal.js";
 export {
   DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT, DMA_FENCE_FLAG_SIGNALED_BIT, DMA_FENCE_FLAG_TIMESTAMP_BIT, DMA_FENCE_FLAG_USER_BITS,
-  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, seqnoIsLater,
+  DmaFence, MAX_SCHEDULE_TIMEOUT, dmaFenceAllocatePrivateStub, dmaFenceContextAlloc, dmaFenceGetStub, dmaFenceWaitAnyTimeout,
+  seqnoIsLater,
   type DmaFenceCb, type DmaFenceFunc, type DmaFenceOps,
 } from "./dma-fence.js";
 export {
@@ -64,6 +67,6 @@ export {
   syncFileGetFence, type SyncFenceInfo, type SyncFileInfo, type SyncMergeData, type SyncSetDeadline,
 } from "./sync-file.js";
 export {
-  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SyncPt,
+  SW_SYNC_DEBUGFS_PATH, SW_SYNC_GET_DEADLINE, SW_SYNC_IOC_CREATE_FENCE, SW_SYNC_IOC_INC, SW_SYNC_IOC_MAGIC, SYNC_INFO_DEBUGFS_PATH, SyncPt,
   SyncTimeline, type SwSyncCreateFenceData, type SwSyncGetDeadline,
 } from "./sw-sync.js";

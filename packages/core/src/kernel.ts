@@ -5,7 +5,7 @@ import { Device, type PlatformDriver, type Subsystem } from "./device.js";
 import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
-import { KernelObjects } from "./leak-check.js";
+import { KernelObjects, notifyKernelBoot } from "./leak-check.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
 import { Process } from "./process.js";
 import { swSyncInit } from "./sw-sync.js";
@@ -86,6 +86,7 @@ export class Kernel {
     for (const s of k.subsystems) s.init(k);
     await k.bindDrivers(k.resolveAll(PLATFORM_DRIVER));
     k.printk(`Booted ${k.board.model}: ${k.bound.length}/${k.devices.length} devices bound`);
+    notifyKernelBoot(k);
     return k;
   }
 
@@ -156,7 +157,8 @@ export class Kernel {
   fdInstall(file: File, flags: number, call: string): number {
     if (!this.current) throw new Errno("EBADF", call, "no current process: fds can only be created from a process's syscall");
     const fd = this.current.installFile(file, flags, call);
-    this.objects.note(file, `${call} installed it as fd ${fd} of ${this.current.comm}[${this.current.pid}]`);
+    const p = this.current;
+    this.objects.note(file, () => `${call} installed it as fd ${fd} of ${p.comm}[${p.pid}]`);
     return fd;
   }
 

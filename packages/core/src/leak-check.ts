@@ -14,8 +14,11 @@ export interface KernelObjectRecord {
   readonly obj: object;
   /** What it is now (re-evaluated at report time: size, refcount, state). */
   describe(): string;
-  /** How it was created: "app[101] open(\"/dev/video0\") at 1.000000s", amended as fds are installed. */
-  origin: string;
+  /**
+   * How it was created: "app[101] open(\"/dev/video0\") at 1.000000s", amended as fds are installed;
+   * undefined for objects a subsystem lists itself (see {@link KernelObjects.track}).
+   */
+  readonly origin: string | undefined;
   /** Creation order, for stable reports. */
   readonly seq: number;
 }
@@ -32,7 +35,10 @@ export interface KernelObjectRecord {
  * and are dropped once it returns true.
  */
 export class KernelObjects {
-  private readonly records = new Map<object, KernelObjectRecord & { released?: () => boolean }>();
+  // Kept cheap for hot paths (a dma-buf share cycle registers two objects): the origin text is
+  // built only when a report asks for it.
+  private readonly records = new Map<object, Entry>();
+  private readonly trackers: { kind: string; list: () => Iterable<object>; describe: (obj: object) => string }[] = [];
   private seq = 0;
   private pruneAt = 1024;
 
@@ -43,10 +49,7 @@ export class KernelObjects {
 
   /** Records `obj` as live; `call` is the syscall or kernel call that made it. */
   register(kind: string, obj: object, describe: () => string, call: string, released?: () => boolean): void {
-    const task = this.current();
-    const who = task ? `${task.comm}[${task.pid}]` : "kernel";
-    const origin = `${who} ${call} at ${(this.now() / 1e9).toFixed(6)}s`;
-    this.records.set(obj, { kind, obj, describe, origin, seq: this.seq++, ...(released && { released }) });
+    this.records.set(obj, { kind, obj, describe, call, task: this.current(), at: this.now(), seq: this.seq++, notes: undefined, released });
     if (this.records.size >= this.pruneAt) this.prune();
   }
 
@@ -55,28 +58,57 @@ export class KernelObjects {
     this.register("file", file, () => `${file.inode.name} (${file.ops.name}), ${file.count} reference(s)`, call, () => file.released);
   }
 
+  /**
+   * For a subsystem that already keeps a list of its live objects (dma-buf's db_list): the leak
+   * check asks `list()` instead of the subsystem registering each object, so hot paths pay nothing.
+   */
+  track<T extends object>(kind: string, list: () => Iterable<T>, describe: (obj: T) => string): void {
+    this.trackers.push({ kind, list, describe: describe as (obj: object) => string });
+  }
+
   /** Records that `obj` was freed. Unknown objects are ignored. */
   unregister(obj: object): void {
     this.records.delete(obj);
   }
 
-  /** Appends to an object's origin, e.g. the fd it was installed at. */
-  note(obj: object, text: string): void {
+  /** Appends to an object's origin, e.g. the fd it was installed at (`text` runs only for a report). */
+  note(obj: object, text: () => string): void {
     const r = this.records.get(obj);
-    if (r) r.origin += `, ${text}`;
+    if (r) (r.notes ??= []).push(text);
   }
 
-  /** Live objects (of one kind, or all) in creation order. */
+  /** Live objects (of one kind, or all): registered ones in creation order, then tracked ones. */
   live(kind?: string): KernelObjectRecord[] {
     this.prune();
-    const out = [...this.records.values()].filter((r) => kind === undefined || r.kind === kind);
-    return out.sort((a, b) => a.seq - b.seq);
+    const out = [...this.records.values()].filter((r) => kind === undefined || r.kind === kind).sort((a, b) => a.seq - b.seq);
+    const tracked = this.trackers
+      .filter((t) => kind === undefined || t.kind === kind)
+      .flatMap((t) => [...t.list()].map((obj) => ({ kind: t.kind, obj, describe: () => t.describe(obj), seq: -1, origin: undefined })));
+    return out.map((r): KernelObjectRecord => ({
+      kind: r.kind,
+      obj: r.obj,
+      describe: r.describe,
+      seq: r.seq,
+      origin: `${r.task ? `${r.task.comm}[${r.task.pid}]` : "kernel"} ${r.call} at ${(r.at / 1e9).toFixed(6)}s${r.notes ? `, ${r.notes.map((n) => n()).join(", ")}` : ""}`,
+    })).concat(tracked);
   }
 
   private prune(): void {
     for (const [obj, r] of this.records) if (r.released?.()) this.records.delete(obj);
     this.pruneAt = Math.max(1024, this.records.size * 2);
   }
+}
+
+interface Entry {
+  readonly kind: string;
+  readonly obj: object;
+  readonly describe: () => string;
+  readonly call: string;
+  readonly task: TaskRef | undefined;
+  readonly at: number;
+  readonly seq: number;
+  notes: (() => string)[] | undefined;
+  readonly released: (() => boolean) | undefined;
 }
 
 /** What leakCheck found: one line per live object, grouped by kind. */
@@ -95,11 +127,16 @@ export interface LeakReport {
  */
 export function leakCheck(kernel: Kernel): LeakReport {
   const leaks = kernel.objects.live();
+  return { leaks, counts: countKinds(leaks), text: leaks.map(line).join("\n") };
+}
+
+function countKinds(leaks: readonly KernelObjectRecord[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of leaks) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
-  const text = leaks.map((r) => `${r.kind}: ${r.describe()} (created by ${r.origin})`).join("\n");
-  return { leaks, counts, text };
+  return counts;
 }
+
+const line = (r: KernelObjectRecord) => `${r.kind}: ${r.describe()}${r.origin ? ` (created by ${r.origin})` : ""}`;
 
 /** Thrown by {@link assertNoLeaks}; the message lists every leaked object. */
 export class LeakError extends Error {
@@ -118,4 +155,35 @@ export function assertNoLeaks(kernel: Kernel, opts: { shutdown?: boolean } = {})
   if (opts.shutdown ?? true) kernel.shutdown();
   const report = leakCheck(kernel);
   if (report.leaks.length) throw new LeakError(report);
+}
+
+const bootWatchers = new Set<(kernel: Kernel) => void>();
+
+/** Calls `fn` with every kernel booted from now on; the returned function stops it. */
+export function onKernelBoot(fn: (kernel: Kernel) => void): () => void {
+  bootWatchers.add(fn);
+  return () => bootWatchers.delete(fn);
+}
+
+/** @internal Kernel.boot's last step. */
+export function notifyKernelBoot(kernel: Kernel): void {
+  for (const fn of bootWatchers) fn(kernel);
+}
+
+/**
+ * Test helper: after each test, shuts down every kernel the test booted and fails the test with a
+ * {@link LeakError} if anything survived. Pass the test framework's `afterEach`, e.g. in a setup
+ * file: `failOnLeaks(afterEach)`. Returns a function that turns it off.
+ */
+export function failOnLeaks(afterEach: (fn: () => void) => void): () => void {
+  const booted: Kernel[] = [];
+  const off = onKernelBoot((k) => void booted.push(k));
+  afterEach(() => {
+    const leaks = booted.splice(0).flatMap((k) => {
+      k.shutdown();
+      return leakCheck(k).leaks;
+    });
+    if (leaks.length) throw new LeakError({ leaks, counts: countKinds(leaks), text: leaks.map(line).join("\n") });
+  });
+  return off;
 }

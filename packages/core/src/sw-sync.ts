@@ -1,4 +1,4 @@
-import { DMA_FENCE_FLAG_USER_BITS, DmaFence, dmaFenceContextAlloc, seqnoIsLater, type DmaFenceOps } from "./dma-fence.js";
+import { DMA_FENCE_FLAG_TIMESTAMP_BIT, DMA_FENCE_FLAG_USER_BITS, DmaFence, dmaFenceContextAlloc, seqnoIsLater, type DmaFenceOps } from "./dma-fence.js";
 import { ERRNO, Errno, check } from "./errno.js";
 import { O_CLOEXEC, type File, type FileOperations } from "./file.js";
 import { _IOW, _IOWR } from "./ioctl.js";
@@ -30,6 +30,8 @@ export const SW_SYNC_IOC_CREATE_FENCE = _IOWR(SW_SYNC_IOC_MAGIC, 0, 40);
 export const SW_SYNC_IOC_INC = _IOW(SW_SYNC_IOC_MAGIC, 1, 4);
 export const SW_SYNC_GET_DEADLINE = _IOWR(SW_SYNC_IOC_MAGIC, 2, 16);
 export const SW_SYNC_DEBUGFS_PATH = "/sys/kernel/debug/sync/sw_sync";
+/** The timelines and their pending points, as sync_debug.c prints them. */
+export const SYNC_INFO_DEBUGFS_PATH = "/sys/kernel/debug/sync/info";
 
 /** Fence flag bit a sync_pt sets once it carries a deadline hint. */
 const SW_SYNC_HAS_DEADLINE = 1 << DMA_FENCE_FLAG_USER_BITS;
@@ -44,9 +46,13 @@ export class SyncPt extends DmaFence {
   timeline!: SyncTimeline;
 }
 
-/** struct sync_timeline */
+/** sync_timeline_list_head: live timelines per kernel, in creation order. */
+const timelines = new WeakMap<Kernel, Set<SyncTimeline>>();
+
+/** struct sync_timeline. Refcounted: the timeline file holds one reference and every point one more. */
 export class SyncTimeline {
   readonly context: number;
+  private refs = 1;
   /** The counter: points with seqno <= value (32-bit wrap-aware) have signalled. */
   value = 0;
   /** Pending points, in seqno order (pt_list). */
@@ -58,6 +64,7 @@ export class SyncTimeline {
     readonly name: string,
   ) {
     this.context = dmaFenceContextAlloc(kernel, 1);
+    timelines.get(kernel)!.add(this); // sync_timeline_debug_add()
     // The ops carry the timeline (the kernel reaches it through fence->lock's container).
     this.ops = {
       getDriverName: () => "sw_sync",
@@ -67,6 +74,7 @@ export class SyncTimeline {
       release: (f) => {
         const i = this.pending.indexOf(f as SyncPt);
         if (i >= 0) this.pending.splice(i, 1);
+        this.put();
       },
       fenceValueStr: (f) => String(f.seqno),
       timelineValueStr: () => String(this.value | 0),
@@ -86,9 +94,15 @@ export class SyncTimeline {
     value >>>= 0;
     const pt = new SyncPt(this.kernel, this.ops, this.context, value);
     pt.timeline = this;
+    this.refs++;
     if (pt.isSignaled()) return pt;
     const same = this.pending.find((p) => p.seqno === value);
-    if (same) return same.get();
+    if (same) {
+      // sync_pt_create() drops the new point's timeline reference and kfree()s it unused.
+      this.refs--;
+      this.kernel.objects.unregister(pt);
+      return same.get();
+    }
     const at = this.pending.findIndex((p) => seqnoIsLater(p.seqno, value));
     this.pending.splice(at < 0 ? this.pending.length : at, 0, pt);
     return pt;
@@ -100,12 +114,33 @@ export class SyncTimeline {
     while (this.pending.length && this.ops.signaled!(this.pending[0]!)) this.pending.shift()!.signal();
   }
 
-  /** sw_sync_debugfs_release(): closing the timeline fails every pending point with -ENOENT. */
+  /**
+   * sw_sync_debugfs_release(): closing the timeline fails every pending point with -ENOENT (they
+   * stay on its list until released) and drops the file's reference.
+   */
   close(): void {
     for (const pt of [...this.pending]) {
       pt.setError(-ERRNO.ENOENT);
       pt.signal();
     }
+    this.put();
+  }
+
+  /** sync_timeline_put(): the last reference takes the timeline off the debug list. */
+  private put(): void {
+    if (--this.refs === 0) timelines.get(this.kernel)!.delete(this);
+  }
+
+  /** sync_print_obj(): the timeline and each point on its list. */
+  describe(): string {
+    let out = `${this.name}: ${this.value | 0}\n`;
+    for (const pt of this.pending) {
+      const status = pt.getStatus();
+      out += `  fence ${status < 0 ? "error" : status > 0 ? "signaled" : "active"}`;
+      if (pt.flags & (1 << DMA_FENCE_FLAG_TIMESTAMP_BIT)) out += `@${Math.floor(pt.timestamp / 1e9)}.${String(pt.timestamp % 1e9).padStart(9, "0")}`;
+      out += `: ${pt.seqno} / ${this.value | 0}\n`;
+    }
+    return out;
   }
 }
 
@@ -167,7 +202,12 @@ const swSyncFops: FileOperations = {
   },
 };
 
-/** Creates <debugfs>/sync/sw_sync (sync_debugfs_init); the kernel does this at boot. */
+/** sync_debugfs_init(): creates <debugfs>/sync/info and <debugfs>/sync/sw_sync; the kernel does this at boot. */
 export function swSyncInit(kernel: Kernel): void {
+  const list = new Set<SyncTimeline>();
+  timelines.set(kernel, list);
+  // sync_info_debugfs_show(). The "fences" part lists debug-registered sync_files, which nothing
+  // has registered since 2016 (sync_file_debug_add() is unused), so it stays empty.
+  kernel.vfs.createText(SYNC_INFO_DEBUGFS_PATH, () => `objs:\n--------------\n${[...list].map((tl) => tl.describe() + "\n").join("")}fences:\n--------------\n`);
   kernel.vfs.create(SW_SYNC_DEBUGFS_PATH, swSyncFops);
 }

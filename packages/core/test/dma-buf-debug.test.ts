@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DMA_BUF_SET_NAME, DMA_TO_DEVICE, MAP_SHARED, O_NONBLOCK, O_RDONLY, PAGE_SIZE, PROT_READ, dmaBufAttach,
-  dmaBufDetach, dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment,
+  dmaBufDetach, dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, leakCheck,
 } from "../src/index.js";
 import { PageExporter } from "./support/page-exporter.js";
 
@@ -44,6 +44,20 @@ describe("dma-buf debug views", () => {
     expect(b.exp.export(PAGE_SIZE).ino).toBe(1);
     expect(await a.k.spawn("cat").readFile("/sys/kernel/debug/dma_buf/bufinfo")).toContain("Total 2 objects, 8192 bytes");
     expect(await b.k.spawn("cat").readFile("/sys/kernel/debug/dma_buf/bufinfo")).toContain("Total 1 objects, 4096 bytes");
+  });
+
+  it("lists a buffer a driver never put in the leak report, with the fd it was first installed at", async () => {
+    const { k, exp, dev } = await PageExporter.boot();
+    const p = k.spawn("app");
+    const fd = await exp.alloc(p, PAGE_SIZE);
+    await p.ioctl(fd, DMA_BUF_SET_NAME, "lost");
+    const buf = await exp.import(p, fd);
+    dmaBufAttach(buf, dev("cam0"));
+    k.shutdown();
+    const report = leakCheck(k);
+    // the attachment was never detached either: both are reported (dma_buf_release would WARN)
+    expect(report.counts).toEqual({ "dma-buf": 1, "dma-buf attachment": 1 });
+    expect(report.text.split("\n")[0]).toMatch(/^dma-buf: test_heap ino 1 size 4096 name "lost", 1 reference\(s\), 1 attachment\(s\) \(created by app\[\d+\] dma_buf_export at 0\.000000s, dma_buf_fd installed it as fd 1 of app\[\d+\]\)$/);
   });
 
   it("fdinfo adds dma_buf_show_fdinfo's lines (size, count of references, exp_name, name once set)", async () => {

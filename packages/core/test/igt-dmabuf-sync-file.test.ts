@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, DMA_FROM_DEVICE, DMA_RESV_USAGE_BOOKKEEP,
-  DMA_RESV_USAGE_KERNEL, NSEC_PER_MSEC, POLLIN, POLLOUT, dmaBufBeginCpuAccess, flushSignals, sendSignal, type DmaBuf,
+  DMA_RESV_USAGE_KERNEL, NSEC_PER_MSEC, POLLIN, POLLOUT, dmaBufBeginCpuAccess, flushSignals, sendSignal, signalPending, type DmaBuf,
   type Kernel, type Process,
+  leakCheck,
 } from "../src/index.js";
 import {
   dmabufBusy, dmabufExportSyncFile, dmabufImportTimelineFence, dmabufSyncFileBusy, syncFileBusy,
@@ -26,7 +27,13 @@ beforeEach(async () => {
   fd = await exp.alloc(p, 4096);
   bo = await exp.import(p, fd);
 });
-afterEach(() => k.shutdown());
+afterEach(() => {
+  for (const b of exp.imports.values()) b.file.put(); // gem_close(): the driver's reference
+  exp.imports.clear();
+  k.shutdown();
+  // Every fence the test made was put: timelines closed at exit signal and release theirs.
+  expect(leakCheck(k).text.split("\n").filter((l) => l.startsWith("fence:"))).toEqual([]);
+});
 
 /** All six busy checks at once: poll and exported sync_file, for READ, WRITE and RW. */
 async function busy(): Promise<Record<string, boolean>> {
@@ -229,6 +236,8 @@ describe("implicit sync on dma-buf fds", () => {
     const fence = await vgemFenceAttach(bo, true);
     k.clock.addTimer(1000, () => sendSignal(p), "kill");
     await expect(p.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_START | READ })).rejects.toMatchObject({ code: "EINTR" });
+    expect(signalPending(p)).toBe(false); // delivered on the way back to userspace
+    sendSignal(p);
     k.current = p;
     const r = dmaBufBeginCpuAccess(bo, DMA_FROM_DEVICE);
     k.current = undefined;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE, MAP_SHARED,
-  NSEC_PER_MSEC, NSEC_PER_USEC, POLLOUT, PROT_READ, PROT_WRITE,
+  NSEC_PER_MSEC, NSEC_PER_USEC, POLLOUT, PROT_READ, PROT_WRITE, leakCheck,
 } from "../src/index.js";
 import { dmabufImportTimelineFence } from "./helpers/implicit-sync.js";
 import { timelineCreate, timelineInc } from "./helpers/sync.js";
@@ -86,6 +86,7 @@ async function run(fenced: boolean, s: Schedule) {
   for (const p of [cam, disp]) p.exit(0);
   const released = [...exp.released.values()].reduce((a, b) => a + b, 0);
   k.shutdown();
+  expect(leakCheck(k).counts.fence).toBeUndefined(); // every fence of the protocol was released
   const torn = shown.filter((rows) => new Set(rows).size > 1).length;
   return { shown, torn, slices, released };
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Kernel, LeakError, O_RDONLY, assertNoLeaks, leakCheck } from "../src/index.js";
+import {
+  Kernel, LeakError, O_RDONLY, O_RDWR, SgTable, assertNoLeaks, dmaBufAttach, dmaBufDetach, dmaBufExport, dmaBufPut, failOnLeaks,
+  leakCheck, type DmaBufOps,
+} from "../src/index.js";
 
 const boot = () => Kernel.boot({ board: { memory: { size: "16M" } } });
 
@@ -57,5 +60,41 @@ describe("leak checker: every live process, file and registered object, with its
     k.objects.unregister(attach);
     expect(leakCheck(k).counts).toEqual({ fence: 1 });
     expect(() => assertNoLeaks(k)).toThrow("fence: fence seqno 1, unsignalled (created by kernel sw_sync_create_fence at 0.000000s)");
+  });
+
+  it("lists dma-bufs never put and attachments never detached from dma-buf's own buffer list (dma_buf_release WARNs about the latter)", async () => {
+    const k = await Kernel.boot({ board: { memory: { size: "16M" }, devices: [{ name: "cam0", compatible: "test,cam" }] } });
+    const ops: DmaBufOps = { mapDmaBuf: () => new SgTable([]), unmapDmaBuf: () => {}, release: () => {} };
+    const buf = dmaBufExport(k, { expName: "leaky_exporter", ops, size: 8192, flags: O_RDWR, priv: {} });
+    const attach = dmaBufAttach(buf, k.devices[0]!);
+    expect(leakCheck(k).text).toBe(
+      "dma-buf: leaky_exporter ino 1 size 8192, 1 reference(s), 1 attachment(s) (created by kernel dma_buf_export at 0.000000s)\n" +
+        "dma-buf attachment: cam0 attached to dma-buf ino 1 (leaky_exporter), 0 mapping(s) outstanding",
+    );
+    dmaBufDetach(buf, attach);
+    expect(leakCheck(k).counts).toEqual({ "dma-buf": 1 });
+    dmaBufPut(buf);
+    assertNoLeaks(k);
+  });
+
+  it("failOnLeaks: after each test, shuts down every kernel the test booted and fails the test if anything survived", async () => {
+    const hooks: (() => void)[] = [];
+    const off = failOnLeaks((fn) => void hooks.push(fn));
+    try {
+      // a test that leaves processes and fds behind is fine: exit and shutdown release them
+      const clean = await boot();
+      clean.spawn("app").open("/sys/kernel/tracing/trace", O_RDONLY);
+      hooks[0]!();
+      expect(clean.tasks).toEqual([]);
+      // a test whose kernel keeps a file reference fails
+      const leaky = await boot();
+      const p = leaky.spawn("app");
+      p.fds.lookup(p.open("/sys/kernel/tracing/trace", O_RDONLY))!.get();
+      expect(() => hooks[0]!()).toThrow(/1 kernel object\(s\) leaked:\nfile: \/sys\/kernel\/tracing\/trace/);
+      // each kernel is checked once
+      expect(() => hooks[0]!()).not.toThrow();
+    } finally {
+      off();
+    }
   });
 });

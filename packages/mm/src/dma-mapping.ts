@@ -3,9 +3,10 @@ import {
   type Device, type SgTable,
 } from "@dmabuf/core";
 import type { Cma } from "./cma.js";
+import { alignUp, offsetIn } from "./internal/align.js";
 import type { CacheModel } from "./internal/cache-model.js";
 import { hex } from "./internal/format.js";
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type Iommu, type IommuDomain } from "./iommu.js";
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type Iommu, type IommuDomain, type PhysRun } from "./iommu.js";
 import type { PageAllocator } from "./page-allocator.js";
 import { MAX_PAGE_ORDER } from "./page-allocator.js";
 import { PAGE_SIZE, physToPfn, type PhysicalMemory } from "./physical-memory.js";
@@ -140,6 +141,11 @@ export class DmaMapping {
     this.records.delete(sgt);
   }
 
+  /** dma_unmap_sg(): the old calling convention of dmaUnmapSgtable (pass the table that was mapped). */
+  dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
+    this.dmaUnmapSgtable(dev, sgt, dir, attrs);
+  }
+
   /** dma_sync_sgtable_for_cpu(): hand the buffer to the CPU (invalidate; copy back from bounce slots). */
   dmaSyncSgtableForCpu(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
     const rec = this.recordOf(dev, sgt, "dma_sync_sgtable_for_cpu");
@@ -160,6 +166,16 @@ export class DmaMapping {
     });
   }
 
+  /** dma_sync_sg_for_cpu() */
+  dmaSyncSgForCpu(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
+    this.dmaSyncSgtableForCpu(dev, sgt, dir);
+  }
+
+  /** dma_sync_sg_for_device() */
+  dmaSyncSgForDevice(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
+    this.dmaSyncSgtableForDevice(dev, sgt, dir);
+  }
+
   /**
    * dma_map_page_attrs() for [phys, phys+size): the bus address, or DMA_MAPPING_ERROR (check it
    * with dmaMappingError) when the range cannot be reached or no IOVA space is left.
@@ -173,8 +189,8 @@ export class DmaMapping {
     let iova: DmaMappingRecord["iova"];
     if (domain) {
       const g = domain.minPagesz;
-      const off = phys % g;
-      const len = Math.ceil((size + off) / g) * g;
+      const off = offsetIn(phys, g);
+      const len = alignUp(size + off, g);
       const base = this.allocIova(domain, dev, len);
       if (!base) return DMA_MAPPING_ERROR;
       domain.map(base, phys - off, len, this.prot(dev, dir));
@@ -373,10 +389,12 @@ export class DmaMapping {
     const lens: number[] = [];
     let iovaLen = 0;
     let prev = -1;
-    sgl.forEach((s, i) => {
-      const off = s.phys % g;
-      const pad = (boundary - (iovaLen % boundary)) % boundary;
-      const len = Math.ceil((s.length + off) / g) * g;
+    for (let i = 0; i < sgl.length; i++) {
+      const s = sgl[i]!;
+      const off = offsetIn(s.phys, g);
+      const rem = offsetIn(iovaLen, boundary);
+      const pad = rem ? boundary - rem : 0;
+      const len = alignUp(s.length + off, g);
       // The single size-aligned IOVA range starts on a boundary, so padding by length suffices.
       if (pad && pad < len - 1) {
         lens[prev] += pad;
@@ -386,21 +404,18 @@ export class DmaMapping {
       offs[i] = off;
       lens[i] = len;
       prev = i;
-    });
+    }
     const iova = this.allocIova(domain, dev, iovaLen);
     if (!iova) throw new Errno("ENOMEM", "dma_map_sgtable", `${dev.name}: no ${iovaLen}-byte IOVA range left below ${hex(Math.min(dev.dmaLimit, domain.apertureEnd))} in ${domain.iommu.name}`);
     // iommu_map_sg(): physically contiguous entries go in one iommu_map() call.
-    const prot = this.prot(dev, dir);
-    let mapped = 0;
-    for (let i = 0; i < sgl.length; ) {
-      const start = sgl[i]!.phys - offs[i]!;
-      let len = lens[i]!;
-      let j = i + 1;
-      while (j < sgl.length && sgl[j]!.phys - offs[j]! === start + len) len += lens[j++]!;
-      domain.map(iova + mapped, start, len, prot);
-      mapped += len;
-      i = j;
-    }
+    const runs: PhysRun[] = [];
+    sgl.forEach((s, i) => {
+      const start = s.phys - offs[i]!;
+      const last = runs[runs.length - 1];
+      if (last && last.phys + last.length === start) last.length += lens[i]!;
+      else runs.push({ phys: start, length: lens[i]! });
+    });
+    domain.mapSg(iova, runs, this.prot(dev, dir));
     if (!dev.coherent) for (const s of sgl) this.d.cache.attach(s.phys, s.length);
     // __finalise_sg()
     const segMask = dev.segmentBoundaryMask;
@@ -417,7 +432,7 @@ export class DmaMapping {
       const off = offs[i]!;
       // Unsigned int arithmetic as in the kernel: once an entry alone exceeds max_len, the
       // subtraction wraps and the following entries are concatenated onto it.
-      if (curLen && !off && dma % (segMask + 1) !== 0 && (maxLen - curLen) >>> 0 >= s.length) curLen += s.length;
+      if (curLen && !off && offsetIn(dma, segMask + 1) !== 0 && (maxLen - curLen) >>> 0 >= s.length) curLen += s.length;
       else {
         if (i > 0) cur++;
         curLen = s.length;

@@ -12,7 +12,10 @@ export {
 } from "./page-allocator.js";
 export { Cma } from "./cma.js";
 export { IOVA_MAG_SIZE, IOVA_RANGE_CACHE_MAX_SIZE, IovaDomain, type Iova } from "./iova.js";
-export { IOMMU_CACHE, IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_WRITE, Iommu, IommuDomain, type IommuPte, type PhysRun } from "./iommu.js";
+export {
+  IOMMU_CACHE, IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_WRITE, Iommu, IommuDomain, iommuMap, iommuMapSg, iommuUnmap, type IommuPte,
+  type PhysRun,
+} from "./iommu.js";
 export { IO_TLB_DEFAULT_SIZE, IO_TLB_SEGSIZE, IO_TLB_SHIFT, IO_TLB_SIZE, Swiotlb } from "./swiotlb.js";
 export {
   CMA_ALIGNMENT, DMA_ATTR_FORCE_CONTIGUOUS, DMA_ATTR_NO_KERNEL_MAPPING, DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC, DMA_ATTR_WRITE_COMBINE,

@@ -1,4 +1,5 @@
 import { Errno, type Device, type Tracer } from "@dmabuf/core";
+import { isAligned } from "./internal/align.js";
 import { hex, hex16 } from "./internal/format.js";
 import { IovaDomain } from "./iova.js";
 
@@ -51,16 +52,28 @@ export class Iommu {
 }
 
 /**
+ * A run of `count` leaf entries of one page size, contiguous in IOVA and in physical memory: what
+ * one ops->map_pages(pgsize, pgcount) call writes. The page table is a sorted list of these.
+ */
+interface Extent {
+  iova: number;
+  paddr: number;
+  pgsize: number;
+  count: number;
+  prot: number;
+}
+const extentEnd = (e: Extent) => e.iova + e.pgsize * e.count;
+
+/**
  * struct iommu_domain of type IOMMU_DOMAIN_DMA: the device's I/O page table plus the IOVA
  * allocator dma-iommu keeps for it. Leaf entries use the IOMMU's page sizes (4K/2M/1G by default),
- * chosen per chunk as iommu_pgsize() does.
+ * chosen per chunk as iommu_pgsize() does; runs of equal leaves are kept together, as
+ * map_pages()/unmap_pages() handle them.
  */
 export class IommuDomain {
   readonly iovad: IovaDomain;
-  /** Leaf entries by IOVA. */
-  private readonly ptes = new Map<number, IommuPte>();
-  /** For each page size: how many smaller entries sit inside each aligned region of that size. */
-  private readonly occupancy: Map<number, number>[];
+  /** Leaf runs sorted by IOVA, never overlapping. */
+  private extents: Extent[] = [];
   /** Faults taken (report_iommu_fault). */
   faults = 0;
   /** Bytes currently mapped. */
@@ -72,7 +85,6 @@ export class IommuDomain {
     private readonly trace?: Tracer,
   ) {
     this.iovad = new IovaDomain(this.minPagesz, 1);
-    this.occupancy = iommu.pageSizes.map(() => new Map());
   }
 
   get minPagesz(): number {
@@ -86,7 +98,10 @@ export class IommuDomain {
 
   /** Leaf entries, lowest IOVA first (what a page-table dump shows). */
   entries(): IommuPte[] {
-    return [...this.ptes.values()].sort((a, b) => a.iova - b.iova);
+    const out: IommuPte[] = [];
+    for (const e of this.extents)
+      for (let k = 0; k < e.count; k++) out.push({ iova: e.iova + k * e.pgsize, paddr: e.paddr + k * e.pgsize, size: e.pgsize, prot: e.prot });
+    return out;
   }
 
   /**
@@ -96,46 +111,68 @@ export class IommuDomain {
    * Nothing is mapped when it fails.
    */
   map(iova: number, paddr: number, size: number, prot: number): void {
+    this.mapSg(iova, [{ phys: paddr, length: size }], prot, "iommu_map");
+  }
+
+  /**
+   * iommu_map_sg(): maps the physical runs back to back from `iova`, each run as iommu_map would
+   * (same alignment EINVAL and EEXIST), all or nothing. Returns the bytes mapped.
+   */
+  mapSg(iova: number, runs: readonly PhysRun[], prot: number, call = "iommu_map_sg"): number {
     const min = this.minPagesz;
-    if (iova % min || paddr % min || size % min)
-      throw new Errno("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex16(paddr)} size ${hex(size)} min_pagesz ${hex(min)}`);
-    if (iova + size - 1 > this.apertureEnd) throw new Errno("EINVAL", "iommu_map", `iova ${hex(iova)}+${hex(size)} is beyond the aperture end ${hex(this.apertureEnd)}`);
-    const chunks: IommuPte[] = [];
-    for (let done = 0; done < size; ) {
-      const pg = this.pgsize(iova + done, paddr + done, size - done);
-      if (this.overlaps(iova + done, pg)) throw new Errno("EEXIST", "iommu_map", `iova ${hex(iova + done)} is already mapped`);
-      chunks.push({ iova: iova + done, paddr: paddr + done, size: pg, prot });
-      done += pg;
+    let size = 0;
+    for (const r of runs) {
+      const at = iova + size;
+      if (!isAligned(at, min) || !isAligned(r.phys, min) || !isAligned(r.length, min))
+        throw new Errno("EINVAL", call, `unaligned: iova ${hex(at)} pa ${hex16(r.phys)} size ${hex(r.length)} min_pagesz ${hex(min)}`);
+      size += r.length;
     }
-    for (const c of chunks) this.insert(c);
+    if (iova + size - 1 > this.apertureEnd) throw new Errno("EINVAL", call, `iova ${hex(iova)}+${hex(size)} is beyond the aperture end ${hex(this.apertureEnd)}`);
+    const i = this.firstEndingAfter(iova);
+    const next = this.extents[i];
+    if (next && next.iova < iova + size) throw new Errno("EEXIST", call, `iova ${hex(Math.max(iova, next.iova))} is already mapped`);
+    const add: Extent[] = [];
+    let at = iova;
+    for (const r of runs) {
+      this.decompose(add, at, r.phys, r.length, prot);
+      if (this.trace?.on) this.trace.emit("map", { iova: hex16(at), iova_end: hex16(at + r.length), paddr: hex16(r.phys), size: r.length });
+      at += r.length;
+    }
+    this.extents = this.extents.slice(0, i).concat(add, this.extents.slice(i));
     this.mapped += size;
-    if (this.trace?.on) this.trace.emit("map", { iova: hex16(iova), iova_end: hex16(iova + size), paddr: hex16(paddr), size });
+    return size;
   }
 
   /**
    * iommu_unmap(): returns the bytes unmapped, which can be fewer than asked when part of the range
-   * is not mapped; 0 when iova or size is unaligned. Unmapping part of a large page splits it.
+   * is not mapped (it stops at the first page-size chunk with nothing mapped); 0 when iova or size
+   * is unaligned. Unmapping part of a large page splits it; a block-sized chunk over smaller
+   * entries removes all of them.
    */
   unmap(iova: number, size: number): number {
     const min = this.minPagesz;
-    if (iova % min || size % min) return 0;
-    let unmapped = 0;
-    while (unmapped < size) {
-      const at = iova + unmapped;
-      const pg = this.pgsize(at, at, size - unmapped);
-      const n = this.unmapPage(at, pg);
-      if (!n) break;
-      unmapped += n;
+    if (!isAligned(iova, min) || !isAligned(size, min)) return 0;
+    const end = iova + size;
+    let at = iova;
+    let i = this.firstEndingAfter(iova);
+    while (at < end) {
+      const pg = this.pgsize(at, at, end - at);
+      while (i < this.extents.length && extentEnd(this.extents[i]!) <= at) i++;
+      const e = this.extents[i];
+      if (!e || e.iova >= at + pg) break;
+      at += pg;
     }
+    if (at > iova) this.cut(iova, at);
+    const unmapped = at - iova;
     this.mapped -= unmapped;
-    if (this.trace?.on) this.trace.emit("unmap", { iova: hex16(iova), iova_end: hex16(iova + size), size, unmapped_size: unmapped });
+    if (this.trace?.on) this.trace.emit("unmap", { iova: hex16(iova), iova_end: hex16(end), size, unmapped_size: unmapped });
     return unmapped;
   }
 
   /** iommu_iova_to_phys(): the physical address, or undefined when unmapped. */
   iovaToPhys(iova: number): number | undefined {
-    const e = this.lookup(iova);
-    return e ? e.paddr + (iova - e.iova) : undefined;
+    const e = this.extents[this.firstEndingAfter(iova)];
+    return e && e.iova <= iova ? e.paddr + (iova - e.iova) : undefined;
   }
 
   /**
@@ -145,20 +182,22 @@ export class IommuDomain {
    */
   translate(dev: Device, iova: number, len: number, write: boolean): PhysRun[] {
     const runs: PhysRun[] = [];
+    let i = this.firstEndingAfter(iova);
     for (let at = iova; at < iova + len; ) {
-      const e = this.lookup(at);
-      if (!e || !(e.prot & (write ? IOMMU_WRITE : IOMMU_READ))) {
+      const e = this.extents[i];
+      if (!e || e.iova > at || !(e.prot & (write ? IOMMU_WRITE : IOMMU_READ))) {
         this.faults++;
         const flags = write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ;
         if (this.trace?.on) this.trace.emit("io_page_fault", { device: dev.name, driver: dev.driver?.name ?? "", iova: hex16(at), flags: "0x" + flags.toString(16).padStart(4, "0") });
-        throw new Errno("EIO", "iommu", `${this.iommu.name}: unhandled ${write ? "write" : "read"} fault from ${dev.name} at iova ${hex16(at)} (${e ? "read-only mapping" : "not mapped"})`);
+        throw new Errno("EIO", "iommu", `${this.iommu.name}: unhandled ${write ? "write" : "read"} fault from ${dev.name} at iova ${hex16(at)} (${e && e.iova <= at ? "read-only mapping" : "not mapped"})`);
       }
-      const n = Math.min(e.iova + e.size, iova + len) - at;
+      const n = Math.min(extentEnd(e), iova + len) - at;
       const phys = e.paddr + (at - e.iova);
       const last = runs[runs.length - 1];
       if (last && last.phys + last.length === phys) last.length += n;
       else runs.push({ phys, length: n });
       at += n;
+      i++;
     }
     return runs;
   }
@@ -168,71 +207,60 @@ export class IommuDomain {
     const sizes = this.iommu.pageSizes;
     for (let i = sizes.length - 1; i > 0; i--) {
       const s = sizes[i]!;
-      if (s <= len && iova % s === 0 && paddr % s === 0) return s;
+      if (s <= len && isAligned(iova, s) && isAligned(paddr, s)) return s;
     }
     return sizes[0]!;
   }
 
-  private lookup(iova: number): IommuPte | undefined {
-    for (const s of this.iommu.pageSizes) {
-      const e = this.ptes.get(iova - (iova % s));
-      if (e && e.size === s) return e;
+  /** Appends to `out` the leaves __iommu_map() writes for a chunk, as runs of one page size. */
+  private decompose(out: Extent[], iova: number, paddr: number, size: number, prot: number): void {
+    const first = out.length;
+    for (let done = 0; done < size; ) {
+      const pg = this.pgsize(iova + done, paddr + done, size - done);
+      const last = out.length > first ? out[out.length - 1]! : undefined;
+      if (last && last.pgsize === pg) last.count++;
+      else out.push({ iova: iova + done, paddr: paddr + done, pgsize: pg, count: 1, prot });
+      done += pg;
     }
-    return undefined;
   }
 
-  private overlaps(iova: number, size: number): boolean {
-    if (this.lookup(iova)) return true;
-    const i = this.iommu.pageSizes.indexOf(size);
-    return i > 0 && (this.occupancy[i]!.get(iova) ?? 0) > 0;
-  }
-
-  private insert(e: IommuPte): void {
-    this.ptes.set(e.iova, e);
-    this.countIn(e, 1);
-  }
-
-  private remove(e: IommuPte): void {
-    this.ptes.delete(e.iova);
-    this.countIn(e, -1);
-  }
-
-  private countIn(e: IommuPte, d: number): void {
-    this.iommu.pageSizes.forEach((s, i) => {
-      if (s <= e.size) return;
-      const key = e.iova - (e.iova % s);
-      const n = (this.occupancy[i]!.get(key) ?? 0) + d;
-      if (n) this.occupancy[i]!.set(key, n);
-      else this.occupancy[i]!.delete(key);
-    });
-  }
-
-  /** ops->unmap_pages for one page of size `pg` at `iova`. */
-  private unmapPage(iova: number, pg: number): number {
-    const e = this.lookup(iova);
-    if (e && e.size >= pg) {
-      // A larger block: split it (arm_lpae_split_blk_unmap), keeping the rest mapped.
-      this.remove(e);
-      for (const [from, to] of [[e.iova, iova], [iova + pg, e.iova + e.size]] as const)
-        for (let at = from; at < to; ) {
-          const s = this.pgsize(at, e.paddr + (at - e.iova), to - at);
-          this.insert({ iova: at, paddr: e.paddr + (at - e.iova), size: s, prot: e.prot });
-          at += s;
-        }
-      return pg;
+  /** Removes [from, to) from the table, splitting the runs (and large leaves) at its edges. */
+  private cut(from: number, to: number): void {
+    const i = this.firstEndingAfter(from);
+    let j = i;
+    const keep: Extent[] = [];
+    for (; j < this.extents.length && this.extents[j]!.iova < to; j++) {
+      const e = this.extents[j]!;
+      if (e.iova < from) this.decompose(keep, e.iova, e.paddr, from - e.iova, e.prot);
+      if (extentEnd(e) > to) this.decompose(keep, to, e.paddr + (to - e.iova), extentEnd(e) - to, e.prot);
     }
-    // A table of smaller entries under a block-sized unmap: all of them go.
-    let found = false;
-    for (const s of this.iommu.pageSizes) {
-      if (s >= pg) break;
-      for (let at = iova; at < iova + pg; at += s) {
-        const x = this.ptes.get(at);
-        if (x && x.size === s) {
-          this.remove(x);
-          found = true;
-        }
-      }
-    }
-    return found ? pg : 0;
+    this.extents.splice(i, j - i, ...keep);
   }
+
+  /** Index of the first run that ends after `iova` (the one containing it, or the next). */
+  private firstEndingAfter(iova: number): number {
+    let lo = 0;
+    let hi = this.extents.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (extentEnd(this.extents[mid]!) <= iova) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** iommu_map(): see {@link IommuDomain.map}. */
+export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
+  domain.map(iova, paddr, size, prot);
+}
+
+/** iommu_map_sg(): see {@link IommuDomain.mapSg}. */
+export function iommuMapSg(domain: IommuDomain, iova: number, runs: readonly PhysRun[], prot: number): number {
+  return domain.mapSg(iova, runs, prot);
+}
+
+/** iommu_unmap(): see {@link IommuDomain.unmap}; returns the bytes unmapped. */
+export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
+  return domain.unmap(iova, size);
 }

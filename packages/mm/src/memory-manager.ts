@@ -161,6 +161,18 @@ export class MemoryManager {
   dmaSyncSgtableForDevice(dev: Device, sgt: SgTable, dir: DmaDataDirection): void {
     this.dma.dmaSyncSgtableForDevice(dev, sgt, dir);
   }
+  dmaMapSg(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): number {
+    return this.dma.dmaMapSg(dev, sgt, dir, attrs);
+  }
+  dmaUnmapSg(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
+    this.dma.dmaUnmapSg(dev, sgt, dir, attrs);
+  }
+  dmaMapPage(dev: Device, phys: number, size: number, dir: DmaDataDirection, attrs = 0): number {
+    return this.dma.dmaMapPage(dev, phys, size, dir, attrs);
+  }
+  dmaUnmapPage(dev: Device, addr: number, size: number, dir: DmaDataDirection, attrs = 0): void {
+    this.dma.dmaUnmapPage(dev, addr, size, dir, attrs);
+  }
   dmaAllocAttrs(dev: Device, size: number, attrs = 0): DmaCoherentBuffer {
     return this.dma.dmaAllocAttrs(dev, size, attrs);
   }

@@ -99,6 +99,8 @@ export class PageAllocator {
   /** Isolated pfn ranges (start_isolate_page_range); frees inside them are parked, not merged. */
   private isolated: { start: number; end: number; parked: [number, number][] }[] = [];
   private readonly movable = new Map<number, MovablePages>();
+  /** Constant byte runs for filled(). */
+  private readonly runs = new Map<number, Buffer>();
 
   constructor(
     private readonly mem: PhysicalMemory,
@@ -230,19 +232,17 @@ export class PageAllocator {
   allocContigRange(start: number, end: number): 0 | "EBUSY" | "ENOMEM" {
     const z = this.zoneOf(start);
     if (!z || end > z.endPfn) return "EBUSY";
+    // Every page must be a CMA page that is free or part of a movable allocation; anything else
+    // allocated in the range is unmovable (has_unmovable_pages()): EBUSY. Whole-range compares
+    // first (memcmp speed); the per-page walk only when something is allocated there.
+    const a = start - z.startPfn;
+    const b = end - z.startPfn;
+    if (!this.filled(z.pool, a, b, CMA)) return "EBUSY";
+    if (!this.filled(z.alloc, a, b, NONE))
+      for (let i = a; i < b; i++) if (z.alloc[i] === CONTIG || (z.alloc[i]! >= 0 && !this.movable.has(i + z.startPfn))) return "EBUSY";
     const movers: MovablePages[] = [];
-    for (let pfn = start; pfn < end; pfn++) {
-      const i = pfn - z.startPfn;
-      if (z.pool[i] !== CMA) return "EBUSY";
-      if (z.alloc[i] === CONTIG) return "EBUSY";
-    }
-    for (const m of this.movable.values()) if (m.pfn < end && m.pfn + (1 << m.order) > start) movers.push(m);
+    if (this.movable.size) for (const m of this.movable.values()) if (m.pfn < end && m.pfn + (1 << m.order) > start) movers.push(m);
     if (movers.some((m) => m.pinned > 0)) return "EBUSY";
-    // Anything else allocated in the range is unmovable: has_unmovable_pages() says EBUSY.
-    for (let pfn = start; pfn < end; pfn++) {
-      const a = z.alloc[pfn - z.startPfn]!;
-      if (a >= 0 && !this.movable.has(pfn)) return "EBUSY";
-    }
     const span = 1 << MAX_PAGE_ORDER;
     const iso = { start: Math.max(z.startPfn, Math.floor(start / span) * span), end: Math.min(z.endPfn, Math.ceil(end / span) * span), parked: [] as [number, number][] };
     this.isolate(z, iso);
@@ -273,7 +273,7 @@ export class PageAllocator {
     this.isolated = this.isolated.filter((r) => r !== iso);
     for (const [p, o] of parked) {
       const e = p + (1 << o);
-      for (let pfn = Math.max(p, start); pfn < Math.min(e, end); pfn++) z.alloc[pfn - z.startPfn] = CONTIG;
+      if (Math.max(p, start) < Math.min(e, end)) z.alloc.fill(CONTIG, Math.max(p, start) - z.startPfn, Math.min(e, end) - z.startPfn);
       this.freeRange(p, Math.min(e, start));
       this.freeRange(Math.max(p, end), e);
     }
@@ -283,10 +283,17 @@ export class PageAllocator {
   /** free_contig_range(pfn, nr_pages) */
   freeContigRange(pfn: number, count: number): void {
     const z = this.zoneOf(pfn);
-    for (let p = pfn; p < pfn + count; p++)
-      if (!z || p >= z.endPfn || z.alloc[p - z.startPfn] !== CONTIG) throw new Error(`BUG: free_contig_range: pfn ${hex(p)} was not taken by alloc_contig_range`);
-    z!.alloc.fill(NONE, pfn - z!.startPfn, pfn - z!.startPfn + count);
+    if (!z || pfn + count > z.endPfn || !this.filled(z.alloc, pfn - z.startPfn, pfn - z.startPfn + count, CONTIG))
+      throw new Error(`BUG: free_contig_range: pages ${hex(pfn)}+${count} were not all taken by alloc_contig_range`);
+    z.alloc.fill(NONE, pfn - z.startPfn, pfn - z.startPfn + count);
     this.freeRange(pfn, pfn + count);
+  }
+
+  /** True when arr[a..b) all hold `v` (a memcmp against a constant run). */
+  private filled(arr: Int8Array | Uint8Array, a: number, b: number, v: number): boolean {
+    let run = this.runs.get(v);
+    if (!run || run.length < b - a) this.runs.set(v, (run = Buffer.alloc(Math.max(b - a, 1 << MAX_PAGE_ORDER), v & 0xff)));
+    return Buffer.from(arr.buffer, arr.byteOffset + a, b - a).equals(run.subarray(0, b - a));
   }
 
   /** Frees [start, end) as the largest naturally aligned blocks (__free_pages_memory). */
@@ -359,15 +366,16 @@ export class PageAllocator {
     if (pool === CMA) z.nrFreeCma -= 1 << order;
   }
 
+  /** start_isolate_page_range(): takes the free blocks of [iso.start, iso.end) off the free lists. */
   private isolate(z: Zone, iso: { start: number; end: number; parked: [number, number][] }): void {
-    for (const pool of [NORMAL, CMA])
-      for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
-        const inside = z.free[pool]![o]!.filter((p) => p >= iso.start && p < iso.end);
-        for (const p of inside) {
-          this.unlink(z, pool, p, o);
-          iso.parked.push([p, o]);
-        }
-      }
+    for (let i = iso.start - z.startPfn; i < iso.end - z.startPfn; ) {
+      const f = z.freeOrder[i]!;
+      if (f >= 0) {
+        this.unlink(z, z.pool[i]!, i + z.startPfn, f);
+        iso.parked.push([i + z.startPfn, f]);
+        i += 1 << f;
+      } else i += z.alloc[i]! >= 0 && z.alloc[i] !== CONTIG ? 1 << z.alloc[i]! : 1;
+    }
     this.isolated.push(iso);
   }
 

@@ -81,9 +81,10 @@ export class PhysicalMemory {
     const off = phys - b.base;
     let p = Math.floor(off / PAGE_SIZE);
     const end = Math.ceil((off + len) / PAGE_SIZE);
+    const dirty = b.dirty.subarray(0, end);
     while (p < end) {
-      p = b.dirty.indexOf(1, p);
-      if (p < 0 || p >= end) return;
+      p = dirty.indexOf(1, p);
+      if (p < 0) return;
       let q = p + 1;
       while (q < end && b.dirty[q] === 1) q++;
       Buffer.from(b.sab, p * PAGE_SIZE, (q - p) * PAGE_SIZE).fill(ZERO);

@@ -1,6 +1,9 @@
-import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, SgTable } from "@dmabuf/core";
+import {
+  DEFAULT_BOARD, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, SgTable, dmaBufAttach, dmaBufGet,
+  dmaBufMapAttachment,
+} from "@dmabuf/core";
 import { describe, expect, it } from "vitest";
-import { sgAllocTableFromPages } from "../src/index.js";
+import { DMA_HEAP_IOCTL_ALLOC, sgAllocTableFromPages } from "../src/index.js";
 import { bootMm, pattern, sameBytes } from "./support/boot.js";
 
 describe("DmaEngine: device-side access through the mapping", () => {
@@ -87,5 +90,43 @@ describe("PhysicalMemory", () => {
     m.mem.views(0x403ff000, 8192, out);
     expect(out.map((v) => v.length)).toEqual([4096, 4096]);
     expect(out[0]!.buffer).not.toBe(out[1]!.buffer);
+  });
+});
+
+describe("zero copy end to end", () => {
+  it("a camera behind the IOMMU fills a system-heap 1080p buffer that the CPU reads through mmap, with no copy made", async () => {
+    const { k, m } = await bootMm(DEFAULT_BOARD);
+    const p = k.spawn("app");
+    const heap = p.open("/dev/dma_heap/system", O_RDWR);
+    const len = (1920 * 1080 * 3) / 2;
+    const data = { len, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+    await p.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, data);
+    const cam = m.device("vivid.0");
+    k.current = p; // the camera driver imports the fd in the process's context (VIDIOC_QBUF)
+    const buf = dmaBufGet(k, data.fd);
+    k.current = undefined;
+    const sgt = dmaBufMapAttachment(dmaBufAttach(buf, cam), DMA_FROM_DEVICE);
+    m.engine.writeRows(cam, sgt, { offset: 0, stride: 1920, rowBytes: 1920, rows: 1080 }, (row, y) => row.fill(y & 0xff));
+    const vma = p.mmap(null, len, PROT_READ, MAP_SHARED, data.fd, 0);
+    expect(vma.read(1920 * 700 + 5, 1)[0]).toBe(700 & 0xff);
+    expect(m.copies.bytes).toBe(0);
+  });
+});
+
+describe("single mappings (dma_map_page)", () => {
+  it("behind an IOMMU: IOVA with the page offset kept, sync for cpu/device on a non-coherent device, unmap frees the IOVA", async () => {
+    const { m } = await bootMm();
+    const dev = m.device("ncmmu0");
+    const pfn = m.pages.allocPages(0);
+    const addr = m.dma.dmaMapPage(dev, pfn * 4096 + 0x100, 64, DMA_BIDIRECTIONAL);
+    expect(addr % 4096).toBe(0x100);
+    const [v] = m.engine.busViews(dev, addr, 4, true);
+    v!.set([5, 6, 7, 8]);
+    expect(m.view(pfn * 4096 + 0x100, 4)).toEqual(new Uint8Array(4)); // still only in DRAM behind the cache
+    m.dma.dmaSyncSingleForCpu(dev, addr, 64, DMA_BIDIRECTIONAL);
+    expect(m.view(pfn * 4096 + 0x100, 4)).toEqual(new Uint8Array([5, 6, 7, 8]));
+    m.dma.dmaUnmapPage(dev, addr, 64, DMA_BIDIRECTIONAL);
+    expect(m.dma.domainOf(dev)!.entries()).toEqual([]);
+    expect(() => m.dma.dmaUnmapPage(dev, addr, 64, DMA_BIDIRECTIONAL)).toThrow(/not allocated/);
   });
 });

@@ -9,7 +9,7 @@ import {
 } from "@dmabuf/core";
 import { describe, expect, it } from "vitest";
 import { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "../src/index.js";
-import { bootMm, freeState } from "./support/boot.js";
+import { SMALL_BOARD, bootMm, freeState } from "./support/boot.js";
 import { installImporter } from "./support/importer.js";
 
 const ONE_MEG = 1 << 20;
@@ -27,7 +27,7 @@ const dmabufSync = (p: Process, fd: number, flags: number) => p.ioctl(fd, DMA_BU
 function memset(vma: { segments: Uint8Array[] }, v: number): void {
   for (const s of vma.segments) Buffer.from(s.buffer, s.byteOffset, s.length).fill(v);
 }
-const allEqual = (vma: { segments: Uint8Array[] }, v: number) => vma.segments.every((s) => s.every((b) => b === v));
+const allEqual = (vma: { segments: Uint8Array[] }, v: number) => vma.segments.every((s) => Buffer.from(s.buffer, s.byteOffset, s.length).equals(Buffer.alloc(s.length, v)));
 
 async function heaps() {
   const { k, m } = await bootMm(DEFAULT_BOARD);
@@ -180,7 +180,8 @@ describe("system heap (system_heap.c) and CMA heap (cma_heap.c)", () => {
   });
 
   it("M5: under fragmentation high orders fail fast and the chunk order never goes back up", async () => {
-    const { k, m, p } = await heaps();
+    const { k, m } = await bootMm(SMALL_BOARD);
+    const p = k.spawn("app");
     const importer = installImporter(k);
     // fragment normal memory: take every page, give back every other one
     const taken: number[] = [];
@@ -188,7 +189,7 @@ describe("system heap (system_heap.c) and CMA heap (cma_heap.c)", () => {
     taken.filter((pfn) => pfn % 2 === 0).forEach((pfn) => m.pages.freePages(pfn, 0));
     const heapFd = p.open("/dev/dma_heap/system", O_RDWR);
     const fd = await dmabufHeapAlloc(p, heapFd, ONE_MEG);
-    const imp = await importer.import(p, fd, "vkms.0");
+    const imp = await importer.import(p, fd, "disp0");
     expect(imp.sgt.origNents).toBe(256);
     expect(imp.sgt.sgl.every((s) => s.length === 4096)).toBe(true);
     importer.release(imp);
@@ -227,5 +228,29 @@ describe("system heap (system_heap.c) and CMA heap (cma_heap.c)", () => {
     await dmabufSync(p, fd, DMA_BUF_SYNC_END);
     expect(m.engine.read(imp.attach.dev, imp.sgt, 0, 4)).toEqual(new Uint8Array([9, 9, 9, 9]));
     importer.release(imp);
+  });
+});
+
+describe("nothing leaked", () => {
+  it("a process that exits holding heap buffers, mmaps and a device import gives every page back", async () => {
+    const { k, m, p } = await heaps();
+    const importer = installImporter(k);
+    const before = freeState(m);
+    const fds: number[] = [];
+    for (const heap of ["system", "linux,cma"]) {
+      const heapFd = p.open(`/dev/dma_heap/${heap}`, O_RDWR);
+      for (const len of [4096, 3110400, 5 * ONE_MEG]) fds.push(await dmabufHeapAlloc(p, heapFd, len));
+    }
+    p.mmap(null, 3110400, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1]!, 0);
+    const imp = await importer.import(p, fds[4]!, "vivid.0");
+    const q = k.spawn("peer");
+    p.sendFds(q, [fds[2]!]);
+    p.exit(0);
+    expect(freeState(m)).not.toBe(before); // the import and the peer still hold buffers
+    importer.release(imp);
+    q.exit(0);
+    expect(freeState(m)).toBe(before);
+    expect(m.dma.domainOf(m.device("vivid.0"))!.entries()).toEqual([]);
+    assertNoLeaks(k);
   });
 });

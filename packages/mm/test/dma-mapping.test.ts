@@ -224,3 +224,16 @@ describe("dma_alloc_attrs (kernel/dma/direct.c, kernel/dma/contiguous.c)", () =>
     expect(m.defaultCma!.used).toBe(0);
   });
 });
+
+describe("DMA mapping failures change nothing", () => {
+  it("out of IOVA space below a 24-bit mask: dma_map_sgtable ENOMEM, nothing mapped", async () => {
+    const { m } = await bootMm({ ...SMALL_BOARD, devices: [{ name: "small", compatible: "x", iommu: "iommu0", dmaMask: 24, maxSegmentSize: "4G" }] });
+    const dev = m.device("small");
+    const runs = Array.from({ length: 5 }, () => ({ phys: m.pages.allocPages(10) * 4096, length: 4 << 20 }));
+    const sgt = SgTable.fromRuns(runs); // 20 MiB: more than the 16 MiB the mask allows
+    expect(() => m.dmaMapSgtable(dev, sgt, DMA_BIDIRECTIONAL)).toThrow(/ENOMEM/);
+    expect(m.dma.domainOf(dev)!.entries()).toEqual([]);
+    expect(m.dma.domainOf(dev)!.iovad.ranges).toEqual([]);
+    expect(m.dma.mappingOf(sgt)).toBeUndefined();
+  });
+});

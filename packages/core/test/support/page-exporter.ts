@@ -6,7 +6,7 @@
  */
 import {
   _IOWR, Errno, Kernel, O_ACCMODE, O_CLOEXEC, O_RDWR, PAGE_SIZE, SgTable, check,
-  dmaBufExport, dmaBufFd, dmaBufGet, type Device, type DmaBuf, type DmaBufAttachment, type DmaBufOps,
+  dmaBufExport, dmaBufFd, dmaBufGet, dmaBufPut, type Device, type DmaBuf, type DmaBufAttachment, type DmaBufOps,
   type DmaDataDirection, type IosysMap, type Process,
 } from "../../src/index.js";
 
@@ -70,7 +70,7 @@ export class PageExporter {
           try {
             a.fd = dmaBufFd(buf, a.fd_flags);
           } catch (e) {
-            buf.file.put();
+            dmaBufPut(buf); // dma_buf_fd failed: the export reference is still ours
             throw e;
           }
           return 0;

@@ -1,9 +1,8 @@
-import { Errno, dmaBufExport, type DmaBuf, type Kernel } from "@dmabuf/core";
+import { Errno, SgTable, dmaBufExport, type DmaBuf, type Kernel } from "@dmabuf/core";
 import type { Cma } from "../cma.js";
 import { CMA_ALIGNMENT, getOrder } from "../dma-mapping.js";
 import type { MemoryManager } from "../memory-manager.js";
 import { PAGE_SIZE } from "../physical-memory.js";
-import { sgAllocTableFromPages } from "../scatterlist.js";
 import { dmaHeapAdd, type DmaHeap } from "./dma-heap.js";
 import { HeapBuffer, heapBufferOps } from "./heap-buffer.js";
 
@@ -25,7 +24,8 @@ export function addCmaHeap(kernel: Kernel, mm: MemoryManager, cma: Cma): DmaHeap
         throw new Errno("ENOMEM", "DMA_HEAP_IOCTL_ALLOC", `cma heap ${heap.name}: ${(e as Error).message}`);
       }
       mm.mem.zero(pfn * PAGE_SIZE, len);
-      const table = sgAllocTableFromPages(Array.from({ length: count }, (_, i) => pfn + i), 0, len);
+      // sg_alloc_table_from_pages() over contiguous pages: one entry
+      const table = SgTable.fromRuns([{ phys: pfn * PAGE_SIZE, length: len }]);
       const buffer = new HeapBuffer(mm, len, table, () => void cma.release(pfn, count));
       let buf: DmaBuf;
       try {

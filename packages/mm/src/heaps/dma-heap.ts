@@ -79,7 +79,8 @@ export function dmaHeapRemove(kernel: Kernel, heap: DmaHeap): void {
  */
 function dmaHeapIoctl(heap: DmaHeap, ucmd: number, arg: unknown): number {
   const call = "DMA_HEAP_IOCTL_ALLOC";
-  check(_IOC_NR(ucmd) < 1, "EINVAL", "dma_heap_ioctl", `command nr ${_IOC_NR(ucmd)} is not DMA_HEAP_IOCTL_ALLOC (the only one)`);
+  // Hot path: plain ifs, so that no message is built unless the call fails.
+  if (_IOC_NR(ucmd) >= 1) throw new Errno("EINVAL", "dma_heap_ioctl", `command nr ${_IOC_NR(ucmd)} is not DMA_HEAP_IOCTL_ALLOC (the only one)`);
   const kdir = _IOC_DIR(DMA_HEAP_IOCTL_ALLOC);
   const udir = _IOC_DIR(ucmd);
   const usize = _IOC_SIZE(ucmd);
@@ -88,32 +89,49 @@ function dmaHeapIoctl(heap: DmaHeap, ucmd: number, arg: unknown): number {
   const user = arg as Record<string, unknown> | null | undefined;
   if ((inSize || outSize) && (user === null || typeof user !== "object")) throw new Errno("EFAULT", call, "arg is not a struct dma_heap_allocation_data");
   // copy_from_user of in_size bytes, zero-extended to the kernel's struct
-  const k: Record<string, bigint> = {};
-  for (const [f, off, size] of FIELDS) k[f] = off + size <= Math.min(inSize, KSIZE) ? u64(user![f], call, f) : 0n;
-  check(k.fd === 0n, "EINVAL", call, `fd must be 0 on input (is ${k.fd})`);
-  check((k.fd_flags! & ~BigInt(DMA_HEAP_VALID_FD_FLAGS)) === 0n, "EINVAL", call, `fd_flags 0x${k.fd_flags!.toString(16)} has bits other than O_CLOEXEC|O_ACCMODE`);
-  check((k.heap_flags! & ~DMA_HEAP_VALID_HEAP_FLAGS) === 0n, "EINVAL", call, `heap_flags 0x${k.heap_flags!.toString(16)}: no heap flags are defined`);
-  // dma_heap_buffer_alloc(): PAGE_ALIGN, which wraps to 0 for the largest lengths
-  const len = ((k.len! + BigInt(PAGE_SIZE - 1)) & ~BigInt(PAGE_SIZE - 1)) & 0xffff_ffff_ffff_ffffn;
-  check(len !== 0n, "EINVAL", call, `len ${k.len} page-aligns to 0`);
-  if (len > BigInt(Number.MAX_SAFE_INTEGER)) throw new Errno("ENOMEM", call, `len ${len} exceeds any heap`);
-  const fdFlags = Number(k.fd_flags);
-  const buf = heap.ops.allocate(heap, Number(len), fdFlags, k.heap_flags!);
-  let fd: number;
+  const field = (i: number) => (FIELDS[i]![1] + FIELDS[i]![2] <= Math.min(inSize, KSIZE) ? user![FIELDS[i]![0]] : 0);
+  const fd = u32(field(1), call, "fd");
+  const fdFlags = u32(field(2), call, "fd_flags");
+  const heapFlags = u64(field(3), call, "heap_flags");
+  if (fd !== 0) throw new Errno("EINVAL", call, `fd must be 0 on input (is ${fd})`);
+  if (fdFlags & ~DMA_HEAP_VALID_FD_FLAGS) throw new Errno("EINVAL", call, `fd_flags 0x${fdFlags.toString(16)} has bits other than O_CLOEXEC|O_ACCMODE`);
+  if (heapFlags & ~DMA_HEAP_VALID_HEAP_FLAGS) throw new Errno("EINVAL", call, `heap_flags 0x${heapFlags.toString(16)}: no heap flags are defined`);
+  const len = pageAlign(field(0), call);
+  const buf = heap.ops.allocate(heap, len, fdFlags, heapFlags);
+  let newFd: number;
   try {
-    fd = dmaBufFd(buf, fdFlags);
+    newFd = dmaBufFd(buf, fdFlags);
   } catch (e) {
     dmaBufPut(buf);
     throw e;
   }
   // copy_to_user of out_size bytes: only fields inside it reach the user struct
-  if (8 + 4 <= Math.min(outSize, KSIZE)) (user as { fd: number }).fd = fd;
+  if (8 + 4 <= Math.min(outSize, KSIZE)) (user as { fd: number }).fd = newFd;
   return 0;
 }
 
+/** A __u64 field: numbers stay numbers on the common path; bigints are taken modulo 2^64. */
 function u64(v: unknown, call: string, field: string): bigint {
-  if (v === undefined) return 0n;
+  if (v === undefined || v === 0) return 0n;
   if (typeof v === "bigint") return BigInt.asUintN(64, v);
   if (typeof v === "number" && Number.isInteger(v)) return BigInt.asUintN(64, BigInt(v));
   throw new Errno("EFAULT", call, `${field} is not an integer`);
+}
+
+/** A __u32 field. */
+function u32(v: unknown, call: string, field: string): number {
+  if (typeof v === "number" && v >>> 0 === v) return v;
+  return Number(BigInt.asUintN(32, u64(v, call, field)));
+}
+
+/**
+ * dma_heap_buffer_alloc()'s PAGE_ALIGN(len): the largest lengths wrap to 0, which is EINVAL, as is
+ * 0 itself; what is left but beyond any heap is ENOMEM.
+ */
+function pageAlign(v: unknown, call: string): number {
+  if (typeof v === "number" && Number.isSafeInteger(v) && v > 0) return Math.ceil(v / PAGE_SIZE) * PAGE_SIZE;
+  const len = (u64(v, call, "len") + BigInt(PAGE_SIZE - 1)) & ~BigInt(PAGE_SIZE - 1) & 0xffff_ffff_ffff_ffffn;
+  if (len === 0n) throw new Errno("EINVAL", call, `len ${String(v)} page-aligns to 0`);
+  if (len > BigInt(Number.MAX_SAFE_INTEGER)) throw new Errno("ENOMEM", call, `len ${len} exceeds any heap`);
+  return Number(len);
 }

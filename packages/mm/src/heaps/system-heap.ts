@@ -1,5 +1,6 @@
 import { Errno, SgTable, dmaBufExport, signalPending, type DmaBuf, type Kernel } from "@dmabuf/core";
 import type { MemoryManager } from "../memory-manager.js";
+import type { GfpFlags } from "../page-allocator.js";
 import { PAGE_SIZE } from "../physical-memory.js";
 import { dmaHeapAdd, type DmaHeap } from "./dma-heap.js";
 import { HeapBuffer, heapBufferOps } from "./heap-buffer.js";
@@ -7,7 +8,11 @@ import { HeapBuffer, heapBufferOps } from "./heap-buffer.js";
 /** orders[] of system_heap.c: 1 MiB, 64 KiB and 4 KiB chunks, "to match the sizes often found in IOMMUs". */
 export const SYSTEM_HEAP_ORDERS = [8, 4, 0] as const;
 /** order_flags[]: high orders fail fast (no reclaim, __GFP_NORETRY); order 0 may try harder. */
-const ORDER_GFP = ["GFP_HIGHUSER|__GFP_ZERO|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP", "GFP_HIGHUSER|__GFP_ZERO|__GFP_NOWARN|__GFP_COMP", "GFP_HIGHUSER|__GFP_ZERO|__GFP_COMP"];
+const ORDER_GFP: readonly GfpFlags[] = [
+  { zero: true, name: "GFP_HIGHUSER|__GFP_ZERO|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP" },
+  { zero: true, name: "GFP_HIGHUSER|__GFP_ZERO|__GFP_NOWARN|__GFP_COMP" },
+  { zero: true, name: "GFP_HIGHUSER|__GFP_ZERO|__GFP_COMP" },
+];
 
 /**
  * The "system" heap (drivers/dma-buf/heaps/system_heap.c): zeroed pages from the buddy allocator
@@ -60,7 +65,7 @@ export function allocLargestAvailable(mm: MemoryManager, size: number, maxOrder:
   for (let i = 0; i < SYSTEM_HEAP_ORDERS.length; i++) {
     const order = SYSTEM_HEAP_ORDERS[i]!;
     if (size < PAGE_SIZE << order || maxOrder < order) continue;
-    const pfn = mm.pages.allocPages(order, { zero: true, name: ORDER_GFP[i]!, limitPhys });
+    const pfn = mm.pages.allocPages(order, limitPhys === undefined ? ORDER_GFP[i] : { ...ORDER_GFP[i], limitPhys });
     if (pfn >= 0) return { pfn, order };
   }
   return undefined;
