@@ -93,7 +93,25 @@ test("any attach/detach/map/unmap/vmap sequence: backing suits every attached de
       dmaBufPut(buf);
       expect(freeState(m)).toBe(initial);
     }),
-    { numRuns: 150 },
+    {
+      numRuns: 150,
+      // Run first: placed on scattered pages, kept for enc0, EBUSY for disp0 while cam0 maps, then migrated.
+      examples: [
+        [
+          (1 << 20) + 4096,
+          [
+            { op: "attach", dev: 0 },
+            { op: "map", i: 0 },
+            { op: "unmap", i: 0 },
+            { op: "attach", dev: 1 },
+            { op: "map", i: 0 },
+            { op: "attach", dev: 2 },
+            { op: "unmap", i: 0 },
+            { op: "attach", dev: 2 },
+          ],
+        ],
+      ],
+    },
   );
   // The sequences did exercise moves and refusals, not just first placements.
   const outcomes = new Set(m.placement.records.map((r) => r.outcome + (r.errno ?? "")));
