@@ -281,7 +281,7 @@ export class Placement {
 
   /**
    * After a failure, every CMA area's use and largest free chunk: the figures that explain it.
-   * Successful decisions skip the bitmap scans, which would cost a tenth of a CMA first map.
+   * Successful decisions skip the bitmap scans, which would add about 5% to a CMA first map.
    */
   private cmaUsage(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): CmaUsage[] {
     if (r.outcome !== "failed") return [];
