@@ -10,3 +10,5 @@ export {
 export { exporterSuite, type ExporterTarget } from "./exporter-suite.js";
 export { v4l2CaptureSuite, v4l2M2mSuite, type V4l2Target } from "./v4l2-suite.js";
 export { drmSuite, type DrmTarget } from "./drm-suite.js";
+export { dynamicImporterSuite, staticImporterSuite, type ImporterTarget } from "./importer-suite.js";
+export { drmExporterTarget, drmImporterTarget, v4l2ExporterTarget, v4l2ImporterTarget } from "./targets.js";
