@@ -41,9 +41,9 @@ async function runsForDevice(plugins: readonly PluginSpec[], board: BoardInput |
     const p = kernel.spawn("probe");
     const fd = p.open(device, O_RDWR);
     const base = { plugins, device, ...(board !== undefined && { board }) };
-    if (device.startsWith("/dev/dri/")) return runsFor(base, device, "drm");
+    if (device.startsWith("/dev/dri/")) return runsFor(base, undefined, "drm");
     const types = bufTypes((await querycap(p, fd)).device_caps);
-    return runsFor(base, device, types.length === 2 ? "m2m" : "capture");
+    return runsFor(base, undefined, types.length === 2 ? "m2m" : "capture");
   } finally {
     kernel.shutdown();
   }

@@ -8,6 +8,7 @@ import {
   dmaBufMapAttachment, dmaBufMoveNotify, dmaBufPut, dmaBufUnmapAttachment, leakCheck, type DmaBuf, type DmaBufAttachment,
   type DmaBufOps, type SgTable,
 } from "@dmabuf/core";
+import { sgTableDup } from "@dmabuf/mm";
 import { asCurrent } from "./internal/as-current.js";
 import { heapAlloc } from "./internal/v4l2-util.js";
 import {
@@ -98,6 +99,7 @@ interface Wrapped {
 }
 
 const innerAttachments = new WeakMap<DmaBufAttachment, DmaBufAttachment>();
+const innerTables = new WeakMap<SgTable, SgTable>();
 
 const dynamicOps: DmaBufOps = {
   attach(dmabuf, attach) {
@@ -116,14 +118,17 @@ const dynamicOps: DmaBufOps = {
   unpin(attach) {
     (attach.dmabuf.priv as Wrapped).pins--;
   },
+  // Each mapping gets its own table object (a copy of the heap's), so a stale one is recognisable.
   mapDmaBuf(attach, dir) {
     const sgt = dmaBufMapAttachment(innerAttachments.get(attach)!, dir);
-    (attach.dmabuf.priv as Wrapped).live.get(attach)!.add(sgt);
-    return sgt;
+    const mine = sgTableDup(sgt);
+    innerTables.set(mine, sgt);
+    (attach.dmabuf.priv as Wrapped).live.get(attach)!.add(mine);
+    return mine;
   },
   unmapDmaBuf(attach, sgt, dir) {
     (attach.dmabuf.priv as Wrapped).live.get(attach)?.delete(sgt);
-    dmaBufUnmapAttachment(innerAttachments.get(attach)!, sgt, dir);
+    dmaBufUnmapAttachment(innerAttachments.get(attach)!, innerTables.get(sgt)!, dir);
   },
   release(dmabuf) {
     dmaBufPut((dmabuf.priv as Wrapped).inner);
@@ -151,7 +156,9 @@ const dynamicChecks: ConformanceCheck<ImporterTarget>[] = [
       const attach = attachmentsOf(buf, target.importerDevice)[0];
       expectTrue(attach, `${target.importerDevice ?? "the device"} attached`);
       // A pinned attachment may keep its mapping (the exporter cannot move it); only an unpinned one is tested.
-      if (w.pins === 0) {
+      // Core pins a dynamic buffer for each mapping (dma_buf_pin_on_map without CONFIG_DMABUF_MOVE_NOTIFY): not the importer's pin.
+      const mapped = () => [...w.live.values()].reduce((n, s) => n + s.size, 0);
+      if (w.pins - mapped() === 0) {
         if (w.live.get(attach)!.size === 0) await target.useBuffer?.(ctx, h);
         const before = new Set(w.live.get(attach));
         dmaBufMoveNotify(buf);

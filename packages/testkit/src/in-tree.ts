@@ -23,9 +23,9 @@ const run = <T extends ConformanceTarget>(title: string, suite: ConformanceSuite
 /** The in-tree plugins by package name, loaded as a board config would load them. */
 export const IN_TREE_PLUGINS: readonly PluginSpec[] = ["@dmabuf/mm", "@dmabuf/v4l2-sim", "@dmabuf/codec-sim", "@dmabuf/drm-sim"];
 
-/** The runs for a V4L2 node (`kind` from its QUERYCAP) or a DRM node. */
-export function runsFor(base: ConformanceTarget & { heap?: string }, device: string, kind: "capture" | "m2m" | "drm"): SuiteRun[] {
-  const at = `${device} (${base.device})`;
+/** The runs for a V4L2 node (`kind` from its QUERYCAP) or a DRM node; `device` names the board device if known. */
+export function runsFor(base: ConformanceTarget & { heap?: string }, device: string | undefined, kind: "capture" | "m2m" | "drm"): SuiteRun[] {
+  const at = device ? `${device} (${base.device})` : base.device;
   if (kind === "drm")
     return [run(`DRM/KMS: ${at}`, drmSuite, base), run(`dma-buf exporter: ${at}`, exporterSuite, drmExporterTarget(base)), run(`dma-buf static importer: ${at}`, staticImporterSuite, drmImporterTarget(base, device))];
   return [
