@@ -2,7 +2,7 @@
  * The DRM/KMS suite, after IGT (tests/core_getversion.c, kms_addfb_basic.c, prime_self_import.c,
  * kms_atomic.c, kms_flip.c) and drivers/gpu/drm/drm_{ioctl,gem,prime,framebuffer,atomic_uapi}.c.
  */
-import { MAP_SHARED, O_RDWR, POLLIN, PROT_READ, PROT_WRITE, dmaBufGet, dmaBufPut, type Process } from "@dmabuf/core";
+import { MAP_SHARED, O_RDWR, POLLIN, PROT_READ, PROT_WRITE, callAs, dmaBufGet, dmaBufPut, type Process } from "@dmabuf/core";
 import {
   DRM_CAP_DUMB_BUFFER, DRM_CAP_PRIME, DRM_CLIENT_CAP_ATOMIC, DRM_CLOEXEC, DRM_EVENT_FLIP_COMPLETE, DRM_FORMAT_XRGB8888,
   DRM_IOCTL_GEM_CLOSE, DRM_IOCTL_GET_CAP, DRM_IOCTL_MODE_ADDFB2, DRM_IOCTL_MODE_ATOMIC, DRM_IOCTL_MODE_CREATEPROPBLOB,
@@ -14,7 +14,6 @@ import {
   type drm_mode_atomic, type drm_mode_card_res, type drm_mode_create_dumb, type drm_mode_fb_cmd2, type drm_mode_get_connector,
   type drm_mode_get_plane_res, type drm_mode_modeinfo, type drm_mode_obj_get_properties, type drm_prime_handle, type drm_version,
 } from "@dmabuf/drm-sim";
-import { asCurrent } from "./internal/as-current.js";
 import { NotSupported, expectEqual, expectErrno, expectTrue, type ConformanceCheck, type ConformanceSuite, type ConformanceTarget } from "./conformance.js";
 
 /** A DRM device node under test (/dev/dri/cardN). */
@@ -168,8 +167,8 @@ const checks: ConformanceCheck<DrmTarget>[] = [
       const a = await primeExport(p, fd, d.handle);
       const b = await primeExport(p, fd, d.handle);
       expectEqual(p.readlink(`/proc/self/fd/${a}`).startsWith("/dmabuf:"), true, "PRIME_HANDLE_TO_FD gives a dma-buf");
-      const bufA = asCurrent(ctx.kernel, p, () => dmaBufGet(ctx.kernel, a));
-      const bufB = asCurrent(ctx.kernel, p, () => dmaBufGet(ctx.kernel, b));
+      const bufA = callAs(ctx.kernel, p, () => dmaBufGet(ctx.kernel, a));
+      const bufB = callAs(ctx.kernel, p, () => dmaBufGet(ctx.kernel, b));
       const same = bufA === bufB;
       dmaBufPut(bufA);
       dmaBufPut(bufB);

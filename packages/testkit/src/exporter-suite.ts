@@ -6,9 +6,8 @@
 import {
   DMA_BIDIRECTIONAL, DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START,
   DMA_BUF_SYNC_WRITE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE, SEEK_END, dmaBufAttach, dmaBufDetach, dmaBufGet,
-  dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, leakCheck, type Device, type Kernel,
+  callAs, dmaBufMapAttachment, dmaBufPut, dmaBufUnmapAttachment, leakCheck, type Device, type Kernel,
 } from "@dmabuf/core";
-import { asCurrent } from "./internal/as-current.js";
 import { expectEqual, expectErrno, expectTrue, type CheckContext, type ConformanceCheck, type ConformanceSuite, type ConformanceTarget } from "./conformance.js";
 
 /** An exporter under test: how to get a dma-buf fd (opened O_RDWR) from it in a process. */
@@ -41,7 +40,7 @@ const checks: ConformanceCheck<ExporterTarget>[] = [
     async run(ctx, target) {
       const fd = await target.exportBuffer(ctx);
       expectTrue(ctx.proc.readlink(`/proc/self/fd/${fd}`).startsWith("/dmabuf:"), `fd ${fd} is not a dma-buf (readlink gives ${ctx.proc.readlink(`/proc/self/fd/${fd}`)})`);
-      const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
+      const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
       try {
         expectTrue(buf.size > 0, "a dma-buf has a non-zero size");
         expectEqual(buf.size % PAGE_SIZE, 0, "size is whole pages (exporters back dma-bufs with pages)");
@@ -60,7 +59,7 @@ const checks: ConformanceCheck<ExporterTarget>[] = [
       const fd = await target.exportBuffer(ctx);
       const dup = ctx.proc.dup(fd);
       ctx.proc.close(fd);
-      const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, dup));
+      const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, dup));
       const refs = buf.refcount;
       const ino = buf.ino;
       ctx.proc.close(dup);
@@ -79,7 +78,7 @@ const checks: ConformanceCheck<ExporterTarget>[] = [
     async run(ctx, target) {
       const fd = await target.exportBuffer(ctx);
       const dev = importerDevice(ctx.kernel, target);
-      const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
+      const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
       try {
         const before = buf.attachments.length;
         const attach = dmaBufAttach(buf, dev);
@@ -134,7 +133,7 @@ const checks: ConformanceCheck<ExporterTarget>[] = [
     cite: "dma-buf.c dma_buf_show_fdinfo() (size, count, exp_name in /proc/<pid>/fdinfo) and dma_buf_debug_show() (/sys/kernel/debug/dma_buf/bufinfo)",
     async run(ctx, target) {
       const fd = await target.exportBuffer(ctx);
-      const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
+      const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
       const { size, expName, ino } = buf;
       dmaBufPut(buf);
       const info = await ctx.proc.readFile(`/proc/self/fdinfo/${fd}`);
@@ -149,7 +148,7 @@ const checks: ConformanceCheck<ExporterTarget>[] = [
     async run(ctx, target) {
       const fd = await target.exportBuffer(ctx);
       const dev = importerDevice(ctx.kernel, target);
-      const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
+      const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
       const attach = dmaBufAttach(buf, dev);
       dmaBufUnmapAttachment(attach, dmaBufMapAttachment(attach, DMA_BIDIRECTIONAL), DMA_BIDIRECTIONAL);
       dmaBufDetach(buf, attach);

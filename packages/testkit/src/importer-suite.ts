@@ -4,12 +4,11 @@
  * that drops its mappings), after Documentation/driver-api/dma-buf.rst and drivers/dma-buf/dma-buf.c.
  */
 import {
-  O_RDWR, dmaBufAttach, dmaBufAttachmentIsDynamic, dmaBufDetach, dmaBufExport, dmaBufFd, dmaBufGet,
+  O_RDWR, callAs, dmaBufAttach, dmaBufAttachmentIsDynamic, dmaBufDetach, dmaBufExport, dmaBufFd, dmaBufGet,
   dmaBufMapAttachment, dmaBufMoveNotify, dmaBufPut, dmaBufUnmapAttachment, leakCheck, type DmaBuf, type DmaBufAttachment,
   type DmaBufOps, type SgTable,
 } from "@dmabuf/core";
 import { sgTableDup } from "@dmabuf/mm";
-import { asCurrent } from "./internal/as-current.js";
 import { heapAlloc } from "./internal/v4l2-util.js";
 import {
   expectEqual, expectErrno, expectTrue, type CheckContext, type ConformanceCheck, type ConformanceSuite, type ConformanceTarget,
@@ -40,7 +39,7 @@ async function offer(ctx: CheckContext, target: ImporterTarget): Promise<{ fd: n
 
 /** The kernel object behind `fd`, without keeping a reference (the check's fd keeps it alive). */
 function peek(ctx: CheckContext, fd: number): DmaBuf {
-  const buf = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
+  const buf = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, fd));
   dmaBufPut(buf);
   return buf;
 }
@@ -137,11 +136,11 @@ const dynamicOps: DmaBufOps = {
 
 async function offerDynamic(ctx: CheckContext, target: ImporterTarget): Promise<{ fd: number; buf: DmaBuf }> {
   const heapFd = await heapAlloc(ctx.proc, target.heap ?? "/dev/dma_heap/system", sizeOf(target));
-  const inner = asCurrent(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, heapFd));
+  const inner = callAs(ctx.kernel, ctx.proc, () => dmaBufGet(ctx.kernel, heapFd));
   ctx.proc.close(heapFd);
   const w: Wrapped = { inner, pins: 0, live: new Map() };
   const buf = dmaBufExport(ctx.kernel, { expName: "testkit-dynamic", ops: dynamicOps, size: inner.size, flags: O_RDWR, priv: w });
-  const fd = asCurrent(ctx.kernel, ctx.proc, () => dmaBufFd(buf, O_RDWR));
+  const fd = callAs(ctx.kernel, ctx.proc, () => dmaBufFd(buf, O_RDWR));
   return { fd, buf };
 }
 
