@@ -61,11 +61,11 @@ function compatiblesOf(plugin: DriverPlugin): string[] {
  * No IOMMU: its buffers come from CMA, contiguous, as the display (vkms, no IOMMU) needs.
  */
 function boardWithIsp(boardText: string | undefined, compatibles: string[]): BoardInput {
-  const board = structuredClone(boardText === undefined ? DEFAULT_BOARD : parseBoard(boardText)) as BoardInput & { devices: { compatible: string[] }[] };
+  const board = structuredClone(boardText === undefined ? DEFAULT_BOARD : parseBoard(boardText));
   if (compatibles.length === 0) throw new PipelineError("the --plugin registers no platform driver: it cannot be the ISP");
-  if (!board.devices.some((d) => d.compatible.some((c) => compatibles.includes(c))))
-    board.devices.push({ name: "isp.0", compatible: [compatibles[0]!], dmaMask: 32 } as (typeof board.devices)[number]);
-  return board;
+  const devices: unknown[] = [...board.devices];
+  if (!board.devices.some((d) => [d.compatible].flat().some((c) => compatibles.includes(c)))) devices.push({ name: "isp.0", compatible: [compatibles[0]!], dmaMask: 32 });
+  return { ...board, devices } as BoardInput;
 }
 
 /** The first mem2mem node (QUERYCAP), which on this board is the ISP. */
