@@ -61,11 +61,10 @@ function compatiblesOf(plugin: DriverPlugin): string[] {
  * No IOMMU: its buffers come from CMA, contiguous, as the display (vkms, no IOMMU) needs.
  */
 function boardWithIsp(boardText: string | undefined, compatibles: string[]): BoardInput {
-  const board = structuredClone(boardText === undefined ? DEFAULT_BOARD : parseBoard(boardText));
+  const board = parseBoard(boardText ?? DEFAULT_BOARD);
   if (compatibles.length === 0) throw new PipelineError("the --plugin registers no platform driver: it cannot be the ISP");
-  const devices: unknown[] = [...board.devices];
-  if (!board.devices.some((d) => [d.compatible].flat().some((c) => compatibles.includes(c)))) devices.push({ name: "isp.0", compatible: [compatibles[0]!], dmaMask: 32 });
-  return { ...board, devices } as BoardInput;
+  if (board.devices.some((d) => d.compatible.some((c) => compatibles.includes(c)))) return board;
+  return { ...board, devices: [...board.devices, { name: "isp.0", compatible: [compatibles[0]!], dmaMask: 32 }] } as BoardInput;
 }
 
 /** The first mem2mem node (QUERYCAP), which on this board is the ISP. */
