@@ -5,7 +5,7 @@
  * events and out-fences are prepared, the state is swapped, and a commit worker waits for the
  * planes' fences before the hardware takes the new state and the flip completes at a vblank.
  */
-import { Errno, check, type DmaFence } from "@dmabuf/core";
+import { Errno, NSEC_PER_SEC, check, type DmaFence, type Timer } from "@dmabuf/core";
 import { WRITEBACK_FORMATS } from "./composer.js";
 import { DrmConnector, type ConnectorState } from "./drm-connector.js";
 import { DrmCrtc, type CrtcState, type PendingFlip, type WritebackJob } from "./drm-crtc.js";
@@ -351,7 +351,7 @@ export class DrmAtomic {
           c.scheduleVblank();
         } else this.kms.sendFlip(c, flip);
       }
-      await allDone;
+      await this.waitForFlipDone(crtcs, trackers, allDone);
       // drm_atomic_helper_cleanup_planes(): the old framebuffers are no longer scanned out.
       for (const fb of oldFbs) fb.put();
     };
@@ -359,7 +359,27 @@ export class DrmAtomic {
     if (nonblock) return 0;
     return this.kms.dev.kernel.clock.block(work).then(() => 0);
   }
+
+  /**
+   * drm_atomic_helper_wait_for_flip_done(): waits up to 10 s for every CRTC's flip; a CRTC whose
+   * hardware never flips gets "[CRTC:id:name] flip_done timed out" in dmesg and the commit goes on
+   * (its event and out-fence stay pending until the CRTC is turned off).
+   */
+  private async waitForFlipDone(crtcs: Set<DrmCrtc>, trackers: Map<DrmCrtc, { flipDone: boolean }>, allDone: Promise<void>): Promise<void> {
+    const kernel = this.kms.dev.kernel;
+    let timer: Timer | undefined;
+    const timedOut = await Promise.race([
+      allDone.then(() => false),
+      new Promise<boolean>((resolve) => (timer = kernel.clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), "flip_done timeout"))),
+    ]);
+    kernel.clock.cancelTimer(timer);
+    if (timedOut)
+      for (const c of crtcs) if (!trackers.get(c)!.flipDone) kernel.printk(`[drm:drm_atomic_helper_wait_for_flip_done] *ERROR* [CRTC:${c.id}:crtc-${c.index}] flip_done timed out`);
+  }
 }
+
+/** drm_atomic_helper_wait_for_flip_done()'s wait_for_completion_timeout: 10 * HZ. */
+export const FLIP_DONE_TIMEOUT_NS = 10 * NSEC_PER_SEC;
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) => !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);
 
