@@ -1,8 +1,9 @@
 /**
  * Injected faults in the mem2mem encoder: a hung codec (fail_device_stall: device_run() starts the
  * job but the completion interrupt never comes; userspace sees poll() time out, and STREAMOFF
- * aborts the job as v4l2_m2m_cancel_job + job_abort do, giving every buffer back), and a job finished with an error (fail_vb2_buffer_done on the encoder: both
- * buffers come back with V4L2_BUF_FLAG_ERROR). Nothing leaks afterwards.
+ * aborts the job as v4l2_m2m_cancel_job + job_abort do, giving every buffer back), and a job
+ * finished with an error (fail_vb2_buffer_done on the encoder: both buffers come back with
+ * V4L2_BUF_FLAG_ERROR). Nothing leaks afterwards.
  */
 import { POLLIN, assertNoLeaks } from "@dmabuf/core";
 import { V4L2_BUF_FLAG_ERROR, V4L2_PIX_FMT_NV12, VIDIOC_STREAMOFF } from "@dmabuf/v4l2-sim";

@@ -319,7 +319,7 @@ export class DrmAtomic {
     const allDone = new Promise<void>((r) => (resolveAll = r));
     let pending = crtcs.size;
     const trackers = new Map<DrmCrtc, { flipDone: boolean; done: Promise<void> }>();
-    const previous = [...crtcs].map((c) => c.lastCommit?.done).filter((p): p is Promise<void> => p !== undefined);
+    const previous = [...crtcs].flatMap((c) => (c.lastCommit ? [{ crtc: c, commit: c.lastCommit }] : []));
     for (const c of crtcs) {
       const t = { flipDone: false, done: allDone };
       trackers.set(c, t);
@@ -330,9 +330,15 @@ export class DrmAtomic {
       if (--pending === 0) resolveAll();
     };
     if (pending === 0) resolveAll();
+    const kernel = this.kms.dev.kernel;
     const tail = async () => {
-      // drm_atomic_helper_wait_for_dependencies() and wait_for_fences()
-      await Promise.all(previous);
+      // drm_atomic_helper_wait_for_dependencies(): each CRTC's previous commit, 10 s each
+      // (drm_crtc_commit_wait), then wait_for_fences()
+      for (const { crtc, commit } of previous)
+        if (await this.timedOut(commit.done, "commit wait timeout")) {
+          kernel.printk("[drm:drm_crtc_commit_wait] *ERROR* flip_done timed out");
+          kernel.printk(`[drm:drm_atomic_helper_wait_for_dependencies] *ERROR* [CRTC:${crtc.id}:crtc-${crtc.index}] commit wait timed out`);
+        }
       const t0 = this.kms.dev.kernel.clock.now();
       await Promise.all(fences.map((x) => whenSignaled(x)));
       const trace = this.kms.dev.kernel.trace;
@@ -366,15 +372,17 @@ export class DrmAtomic {
    * (its event and out-fence stay pending until the CRTC is turned off).
    */
   private async waitForFlipDone(crtcs: Set<DrmCrtc>, trackers: Map<DrmCrtc, { flipDone: boolean }>, allDone: Promise<void>): Promise<void> {
-    const kernel = this.kms.dev.kernel;
+    if (!(await this.timedOut(allDone, "flip_done timeout"))) return;
+    for (const c of crtcs) if (!trackers.get(c)!.flipDone) this.kms.dev.kernel.printk(`[drm:drm_atomic_helper_wait_for_flip_done] *ERROR* [CRTC:${c.id}:crtc-${c.index}] flip_done timed out`);
+  }
+
+  /** wait_for_completion_timeout(done, 10 * HZ) == 0: true when `done` did not settle within 10 s. */
+  private async timedOut(done: Promise<void>, name: string): Promise<boolean> {
+    const clock = this.kms.dev.kernel.clock;
     let timer: Timer | undefined;
-    const timedOut = await Promise.race([
-      allDone.then(() => false),
-      new Promise<boolean>((resolve) => (timer = kernel.clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), "flip_done timeout"))),
-    ]);
-    kernel.clock.cancelTimer(timer);
-    if (timedOut)
-      for (const c of crtcs) if (!trackers.get(c)!.flipDone) kernel.printk(`[drm:drm_atomic_helper_wait_for_flip_done] *ERROR* [CRTC:${c.id}:crtc-${c.index}] flip_done timed out`);
+    const expired = await Promise.race([done.then(() => false), new Promise<boolean>((resolve) => (timer = clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), name)))]);
+    clock.cancelTimer(timer);
+    return expired;
   }
 }
 
