@@ -18,7 +18,7 @@ import * as V from "../src/userspace/v4l2.js";
 const W = 320, H = 240, N = 4;
 
 /** The frame counter vivid burned into what the display scans out now. */
-function onScreenCounter(kernel: Kernel): number {
+function onScreenCounter(kernel: Kernel): number | undefined {
   const f = D.drmDeviceOf(kernel, "/dev/dri/card0").kms!.crtcs[0]!.compose();
   const px = f.pixels.subarray(0, f.width * 64);
   return readFrameCounter(new Uint8Array(px.buffer, px.byteOffset, px.byteLength), V4L2_PIX_FMT_XBGR32, f.width * 4);
