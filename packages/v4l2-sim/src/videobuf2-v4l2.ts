@@ -3,7 +3,7 @@
  * checks and conversion, the vb2_* ioctl implementations and the vb2_ioctl_* / vb2_fop_* helpers a
  * driver plugs into its ioctl table and file operations.
  */
-import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type PollTable } from "@dmabuf/core";
+import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, dmaBufPut, type PollTable } from "@dmabuf/core";
 import {
   VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DEQUEUED, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_IN_REQUEST,
   VB2_BUF_STATE_QUEUED, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Queue, type Vb2Buffer, type Vb2BufOps,
@@ -285,7 +285,13 @@ function afterDqbuf(q: Vb2Queue, b: v4l2_buffer): void {
 export function vb2Expbuf(q: Vb2Queue, eb: v4l2_exportbuffer): void {
   if (eb.flags & ~(O_CLOEXEC | O_ACCMODE)) throw new Errno("EINVAL", "VIDIOC_EXPBUF", `invalid flags 0x${eb.flags.toString(16)}`);
   const dbuf = q.expbuf(eb.type, eb.index, eb.plane, eb.flags & O_ACCMODE);
-  eb.fd = dmaBufFd(dbuf, eb.flags & ~O_ACCMODE);
+  try {
+    eb.fd = dmaBufFd(dbuf, eb.flags & ~O_ACCMODE);
+  } catch (e) {
+    // vb2_core_expbuf(): a failed dma_buf_fd (EMFILE) drops the new buffer with dma_buf_put
+    dmaBufPut(dbuf);
+    throw e;
+  }
 }
 
 /** vb2_streamon() / vb2_streamoff() */
