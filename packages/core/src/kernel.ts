@@ -42,6 +42,11 @@ export class Kernel {
   readonly objects = new KernelObjects(() => this.current, () => this.clock.now());
   /** Fault points (fault-inject.ts), configured from the board's `faults` section and debugfs. */
   readonly faults: FaultInjection;
+  /**
+   * /proc/sys/kernel/tainted: a bit per TAINT_* flag. A fuzzer or test checks `tainted & (1 << TAINT_DIE)`
+   * to find a contained driver crash, as syzkaller reads the console for "BUG:" lines.
+   */
+  tainted = 0;
   /** The process whose syscall is running (the model of `current`), if any. */
   current: Process | undefined;
   private readonly processes = new Map<number, Process>();
@@ -62,6 +67,7 @@ export class Kernel {
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
     swSyncInit(this);
     this.faults = new FaultInjection(this);
+    this.vfs.createText("/proc/sys/kernel/tainted", () => `${this.tainted}\n`);
     for (const d of this.devices)
       this.vfs.createText(`/sys/bus/platform/devices/${d.name}/driver`, () => (d.driver ? d.driver.name + "\n" : ""));
   }
@@ -166,6 +172,11 @@ export class Kernel {
     const p = this.current;
     this.objects.note(file, () => `${call} installed it as fd ${fd} of ${p.comm}[${p.pid}]`);
     return fd;
+  }
+
+  /** add_taint(): marks the kernel as tainted by `bit` (TAINT_DIE, TAINT_WARN, ... from taint.ts). */
+  addTaint(bit: number): void {
+    this.tainted |= 2 ** bit;
   }
 
   /** printk(): a line in the kernel log, stamped with virtual time. */

@@ -7,6 +7,7 @@ import {
 } from "./file.js";
 import type { Kernel } from "./kernel.js";
 import { sendSignal } from "./signal.js";
+import { TAINT_DIE } from "./taint.js";
 import { VmArea } from "./vm-area.js";
 import type { WaitQueue } from "./wait-queue.js";
 
@@ -393,6 +394,7 @@ function driverCall<T>(p: Process, ops: { readonly name: string }, op: string, f
     const err = e instanceof Error ? e : new Error(String(e));
     const fault = err instanceof TypeError || err instanceof RangeError;
     const k = p.kernel;
+    k.addTaint(TAINT_DIE);
     k.printk(`${fault ? "BUG: unable to handle page fault" : "kernel BUG"} in ${ops.name} ${op}: ${err.name}: ${err.message}`);
     k.printk(`CPU: 0 PID: ${p.pid} Comm: ${p.comm} Tainted: G      D (${op} returns -${fault ? "EFAULT" : "EIO"})`);
     k.trace.emit("driver_op_oops", { driver: ops.name, op, comm: p.comm, pid: p.pid, error: err.name });

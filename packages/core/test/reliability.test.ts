@@ -8,7 +8,7 @@
 import { inject, injectable, type DependencyContainer } from "tsyringe";
 import { describe, expect, it } from "vitest";
 import {
-  KERNEL, Kernel, MAP_SHARED, PAGE_SIZE, PLATFORM_DRIVER, PROT_READ, PROT_WRITE, POLLIN, SIGKILL, SIGTERM, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, assertNoLeaks, dmaBufGet,
+  KERNEL, Kernel, MAP_SHARED, PAGE_SIZE, PLATFORM_DRIVER, PROT_READ, TAINT_DIE, PROT_WRITE, POLLIN, SIGKILL, SIGTERM, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, assertNoLeaks, dmaBufGet,
   leakCheck, type Device, type DriverPlugin, type PlatformDriver,
 } from "../src/index.js";
 import { PageExporter } from "./support/page-exporter.js";
@@ -122,6 +122,8 @@ describe("a driver op that throws is contained (an oops in a syscall, not a cras
     expect(log).toContain("BUG: unable to handle page fault in buggy ioctl: TypeError");
     expect(log).toContain("kernel BUG in buggy ioctl: Error: firmware returned garbage");
     expect(log).toMatch(new RegExp(`CPU: 0 PID: ${p.pid} Comm: app Tainted: G +D \\(ioctl returns -EFAULT\\)`));
+    expect(k.tainted & (1 << TAINT_DIE)).toBeTruthy();
+    expect(await p.readFile("/proc/sys/kernel/tainted")).toBe(`${1 << TAINT_DIE}\n`);
     expect(k.trace.events("driver_op_oops").map((e) => e.args["error"])).toEqual(["TypeError", "Error", "Error", "RangeError"]);
     // The kernel is consistent: current is restored, the fd still works, the file's refcount is intact.
     expect(k.current).toBeUndefined();
