@@ -1,4 +1,4 @@
-import { Errno, type Tracer } from "@dmabuf/core";
+import { Errno, type FaultInjection, type Tracer } from "@dmabuf/core";
 import { Bitmap } from "./internal/bitmap.js";
 import { hex, pagePtr } from "./internal/format.js";
 import type { PageAllocator } from "./page-allocator.js";
@@ -32,6 +32,8 @@ export class Cma {
     private readonly pages: PageAllocator,
     private readonly trace?: Tracer,
     private readonly printk: (msg: string) => void = () => {},
+    /** The kernel's fault points: `fail_cma_alloc` makes cma_alloc() fail with ENOMEM. */
+    private readonly faults?: FaultInjection,
   ) {
     this.bitmap = new Bitmap(this.bitmapMaxno);
   }
@@ -84,6 +86,10 @@ export class Cma {
     const maxno = this.bitmapMaxno;
     const bits = this.pagesToBits(count);
     let ret = -12;
+    if (this.faults?.shouldFail("fail_cma_alloc", this.name, count * PAGE_SIZE)) {
+      this.finish(-1, count, align, ret);
+      return fail("fault injected (fail_cma_alloc)", ret);
+    }
     if (bits > maxno) {
       this.finish(-1, count, align, ret);
       return fail(`request exceeds the area's ${this.count} pages`, ret);

@@ -78,7 +78,7 @@ export class MemoryManager {
     const printk = (m: string) => kernel.printk(m);
     this.copies = new CopyCounter(kernel.trace);
     this.mem = new PhysicalMemory(board.memory, this.copies);
-    this.pages = new PageAllocator(this.mem, kernel.trace);
+    this.pages = new PageAllocator(this.mem, kernel.trace, kernel.faults);
 
     // Reserved memory first (early_init_fdt_scan_reserved_mem), then the swiotlb pool below it.
     const taken: Range[] = [];
@@ -114,7 +114,7 @@ export class MemoryManager {
       areas.filter((a) => a.reusable).map((a) => pfnRange(a.range)),
     );
     const opb = options.cmaOrderPerBit ?? 0;
-    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk));
+    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk, kernel.faults));
     this.iommus = new Map(board.iommus.map((i) => [i.name, new Iommu(i.name, [...i.pageSizes].sort((a, b) => a - b), i.iovaBits, kernel.trace)]));
     this.cache = new CacheModel(this.mem, this.copies);
     this.dma = new DmaMapping({ mem: this.mem, pages: this.pages, iommus: this.iommus, swiotlb: this.swiotlb, cache: this.cache, cmaFor: (d) => this.cmaFor(d), printk });

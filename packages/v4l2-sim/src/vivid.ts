@@ -266,6 +266,8 @@ export class VividDevice {
 
   /** One frame period (vivid_thread_vid_cap): fill the oldest active buffer or drop the frame. */
   private captureFrame(): void {
+    // fail_device_stall: the hardware hangs; no frame completes until STREAMOFF resets it.
+    if (this.kernel.faults.shouldFail("fail_device_stall", this.dev.name)) return void (this.timer = undefined);
     const now = this.kernel.clock.now();
     const interval = this.intervalNs;
     const seq = this.seq++;
