@@ -55,7 +55,7 @@ async function serve(o: Cli, board: string | undefined): Promise<never> {
   process.stdout.write(`soc-demo: live view at ${view.url} (Ctrl-C to stop)\n`);
   for (;;)
     await runPipeline({
-      variant: o.pipeline === "copy" ? "full" : o.pipeline, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
+      variant: o.pipeline.startsWith("copy") ? "full" : o.pipeline, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
       realtime: true, onDisplay: view.update, ...(board !== undefined && { board }),
     });
 }
@@ -65,7 +65,9 @@ async function main(): Promise<void> {
   const o = program.opts<Cli>();
   const board = o.board === undefined ? undefined : readBoard(o.board);
   if (o.serve !== undefined && o.serve !== false) await serve(o, board);
-  const variants: Variant[] = o.compare ? ["copy", o.pipeline === "copy" ? "full" : o.pipeline] : [o.pipeline];
+  // --compare: the copy baseline with the same consumers, then the zero-copy pipeline
+  const zeroCopy: Variant = o.pipeline === "copy" ? "full" : o.pipeline === "copy-display" ? "display" : o.pipeline;
+  const variants: Variant[] = o.compare ? [zeroCopy === "display" ? "copy-display" : "copy", zeroCopy] : [o.pipeline];
   const pngDir = o.png === undefined || o.png === false ? undefined : typeof o.png === "string" ? o.png : join(o.out, "frames");
   const results: RunSummary[] = [];
   for (const variant of variants) {
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
     if (o.trace) {
       const file = variants.length > 1 ? o.trace.replace(/(\.json)?$/, `-${variant}.json`) : o.trace;
       mkdirSync(dirname(resolve(file)), { recursive: true });
-      writeFileSync(file, JSON.stringify(r.trace));
+      writeFileSync(file, JSON.stringify(r.trace()));
       r.files.push(file);
     }
     results.push(r);

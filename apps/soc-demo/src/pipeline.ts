@@ -20,12 +20,13 @@ import { runIspPipeline } from "./isp-pipeline.js";
 import * as K from "./userspace/drm.js";
 import * as V from "./userspace/v4l2.js";
 
-export type Variant = "full" | "display" | "encode" | "copy" | "isp";
+export type Variant = "full" | "display" | "encode" | "copy" | "copy-display" | "isp";
 export const VARIANTS: Record<Variant, string> = {
   full: "camera -> encoder (MJPEG file) + display, zero copy",
   display: "camera -> display, zero copy",
   encode: "camera -> encoder, zero copy",
   copy: "USERPTR capture, then CPU copies into the encoder's and the display's buffers (what dma-buf replaced)",
+  "copy-display": "USERPTR capture, then a CPU copy into the display's buffer",
   isp: "camera (YUYV) -> an ISP driver plugin (--plugin, default @example/out-of-tree-isp) -> display (NV12), zero copy",
 };
 
@@ -93,7 +94,8 @@ export interface RunSummary {
   bufinfo: string;
   placement: string;
   files: string[];
-  trace: object;
+  /** The run's trace as Chrome trace-event JSON (built on demand: it is large). */
+  trace: () => object;
   mjpegBytes: number;
   framesChecked: number;
 }
@@ -155,7 +157,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   const stats = new Stats();
   const files: string[] = [];
   const useDisplay = o.variant !== "encode";
-  const useEncoder = o.variant !== "display";
+  const useEncoder = o.variant !== "display" && o.variant !== "copy-display";
   const fmt = FORMATS[o.format];
   // The encoder needs 16-line-aligned height and 64-byte-aligned stride: the camera captures that
   // layout and the others crop (the usual fix for the "codec alignment" mismatch).
@@ -177,7 +179,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     Object.assign(pix, await V.setFormat(camera, cam, V.CAP, fmt.v4l2, o.width, codedH));
   }
   await V.setFrameRate(camera, cam, o.fps);
-  const copyMode = o.variant === "copy";
+  const copyMode = o.variant === "copy" || o.variant === "copy-display";
   let camMaps: VmArea[] = [];
   let userBufs: Uint8Array[] = [];
   let camFds: number[] = [];
@@ -406,7 +408,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     virtualNs: kernel.clock.now(), wallMs: performance.now() - wall0, latency: stats.table(),
     frameworkCopiedBytes: mem.copies.bytes, appCopiedBytes: appCopied,
     cmaUsedBytes: cma ? cma.used * 4096 : 0, cmaLargestFreeBytes: cma ? cma.maxchunk * 4096 : 0,
-    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
+    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: () => kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
   };
   kernel.shutdown();
   return summary;

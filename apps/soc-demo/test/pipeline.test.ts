@@ -39,7 +39,7 @@ describe("soc-demo pipeline (camera -> encoder -> display as three processes sha
   it("produces the same trace twice (deterministic virtual time)", async () => {
     const a = await runPipeline({ ...small, variant: "display", frames: 4 });
     const b = await runPipeline({ ...small, variant: "display", frames: 4 });
-    expect(JSON.stringify(a.trace)).toBe(JSON.stringify(b.trace));
+    expect(JSON.stringify(a.trace())).toBe(JSON.stringify(b.trace()));
     expect(a.virtualNs).toBe(b.virtualNs);
   });
 
