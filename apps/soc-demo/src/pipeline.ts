@@ -10,21 +10,23 @@ import { join } from "node:path";
 import "reflect-metadata";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_SYNC_READ, Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE,
-  WaitQueue, type BootOptions, type VmArea,
+  WaitQueue, type BootOptions, type DriverPlugin, type VmArea,
 } from "@dmabuf/core";
 import codecSim, { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION } from "@dmabuf/codec-sim";
 import drmSim, * as D from "@dmabuf/drm-sim";
 import mm, { MM } from "@dmabuf/mm";
 import v4l2Sim, { V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, readFrameCounter } from "@dmabuf/v4l2-sim";
+import { runIspPipeline } from "./isp-pipeline.js";
 import * as K from "./userspace/drm.js";
 import * as V from "./userspace/v4l2.js";
 
-export type Variant = "full" | "display" | "encode" | "copy";
+export type Variant = "full" | "display" | "encode" | "copy" | "isp";
 export const VARIANTS: Record<Variant, string> = {
   full: "camera -> encoder (MJPEG file) + display, zero copy",
   display: "camera -> display, zero copy",
   encode: "camera -> encoder, zero copy",
   copy: "USERPTR capture, then CPU copies into the encoder's and the display's buffers (what dma-buf replaced)",
+  isp: "camera (YUYV) -> an ISP driver plugin (--plugin, default @example/out-of-tree-isp) -> display (NV12), zero copy",
 };
 
 export const FORMATS = {
@@ -42,6 +44,8 @@ export interface PipelineOptions {
   fps: number;
   /** Board JSON text; default: the built-in SoC board. */
   board?: string;
+  /** The "isp" variant's driver plugin: a package name (loaded like a board config names one) or an instance. */
+  plugin?: string | DriverPlugin;
   realtime?: boolean;
   /** Directories and files to write; absent ones are not produced. */
   pngDir?: string;
@@ -144,6 +148,7 @@ export async function boot(opts: Pick<PipelineOptions, "board" | "realtime">): P
 
 /** Runs one pipeline variant on a fresh kernel and returns what happened. */
 export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
+  if (o.variant === "isp") return runIspPipeline(o);
   const wall0 = performance.now();
   const kernel = await boot(o);
   const mem = kernel.resolve(MM);

@@ -28,6 +28,8 @@ export {
   KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
 } from "./leak-check.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
+// For drivers and test kits that run kernel paths (fd lookups, sleeps) on behalf of a process.
+export { callAs } from "./internal/call-as.js";
 export { TAINT_DIE, TAINT_WARN } from "./taint.js";
 export {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,

@@ -196,8 +196,11 @@ export function vb2BufCaps(q: Vb2Queue): number {
   return caps;
 }
 
-/** vb2_reqbufs() */
-export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers): void {
+/**
+ * vb2_reqbufs(); with `busy` (another file handle owns the queue) it is vb2_ioctl_reqbufs(), which
+ * fails with EBUSY after the memory-type check and after reporting the capabilities.
+ */
+export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers, busy = false): void {
   let err: unknown;
   try {
     q.verifyMemoryType(req.memory, req.type, "VIDIOC_REQBUFS");
@@ -208,11 +211,12 @@ export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers): void {
   req.capabilities = vb2BufCaps(q);
   req.flags = 0;
   if (err) throw err;
+  if (busy) throw new Errno("EBUSY", "VIDIOC_REQBUFS", "the buffers belong to another file handle");
   req.count = q.reqbufs(req.memory, req.count);
 }
 
-/** vb2_create_bufs() */
-export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
+/** vb2_create_bufs(); `busy` as for {@link vb2Reqbufs} (vb2_ioctl_create_bufs). */
+export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers, busy = false): void {
   const call = "VIDIOC_CREATE_BUFS";
   const f = create.format;
   let err: unknown;
@@ -240,6 +244,7 @@ export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
   }
   check(sizes.every((s) => s > 0), "EINVAL", call, "sizeimage 0 in the requested format");
   if (err) throw err;
+  if (busy) throw new Errno("EBUSY", call, "the buffers belong to another file handle");
   const [first, count] = q.createBufs(create.memory, create.count, sizes);
   create.index = first;
   create.count = count;
