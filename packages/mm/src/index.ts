@@ -4,7 +4,7 @@
  * `Kernel.boot({ plugins: [mm()] })`, then `kernel.resolve(MM)`.
  */
 export { default } from "./plugin.js";
-export { MM, MemoryManager, type MmOptions } from "./memory-manager.js";
+export { MM, MemoryManager, PLACEMENT_DEBUGFS, type MmOptions } from "./memory-manager.js";
 export { PAGE_SHIFT, PhysicalMemory, pfnToPhys, physToPfn, type MemoryBank } from "./physical-memory.js";
 export {
   MAX_PAGE_ORDER, MIGRATE_CMA, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, MovablePages, NR_PAGE_ORDERS, PAGEBLOCK_ORDER,
@@ -30,3 +30,11 @@ export {
 } from "./heaps/dma-heap.js";
 export { SYSTEM_HEAP_ORDERS, addSystemHeap } from "./heaps/system-heap.js";
 export { addCmaHeap } from "./heaps/cma-heap.js";
+export { addDeferredHeap } from "./heaps/deferred-heap.js";
+export { deviceConstraints, describeConstraints, layoutFor, layoutMismatch, type BufferLayout, type DmaConstraints } from "./constraints.js";
+export {
+  Backing, PLACEMENT_LOG_SIZE, Placement, PlacementError, explain, placementLine, type Candidate, type CmaUsage, type PlacementOutcome, type PlacementRecord,
+  type PlacementTrigger, type Rejection,
+} from "./placement.js";
+export { DeferredBuffer, MIGRATION_COPY, deferredBufferExport, deferredBufferOf, type DeferredExportInfo } from "./deferred-buffer.js";
+export { whatIf, type Pipeline, type PipelineBuffer, type WhatIfBuffer, type WhatIfCma, type WhatIfReport } from "./what-if.js";

@@ -2,6 +2,7 @@ import { Errno, type Device, type DmaDataDirection, type Kernel, type SgTable } 
 import type { InjectionToken } from "tsyringe";
 import { Cma } from "./cma.js";
 import { addCmaHeap } from "./heaps/cma-heap.js";
+import { addDeferredHeap } from "./heaps/deferred-heap.js";
 import { dmaHeapRemove, type DmaHeap } from "./heaps/dma-heap.js";
 import { addSystemHeap } from "./heaps/system-heap.js";
 import { CopyCounter } from "./copy-counter.js";
@@ -12,6 +13,7 @@ import { hex16 } from "./internal/format.js";
 import { Iommu } from "./iommu.js";
 import { MAX_PAGE_ORDER, PageAllocator } from "./page-allocator.js";
 import { PAGE_SIZE, PhysicalMemory, physToPfn } from "./physical-memory.js";
+import { Placement } from "./placement.js";
 import { IO_TLB_DEFAULT_SIZE, Swiotlb } from "./swiotlb.js";
 
 /** Options of the mm plugin. */
@@ -27,12 +29,21 @@ export interface MmOptions {
   readonly swiotlbSize?: number;
 }
 
+/** A page count written to a debugfs alloc/free file (DEFINE_DEBUGFS_ATTRIBUTE parses a u64). */
+function debugCount(text: string, file: string): number {
+  const n = Number(text.trim());
+  if (!Number.isSafeInteger(n) || n < 0) throw new Errno("EINVAL", "write", `cma debugfs ${file}: "${text.trim()}" is not a page count`);
+  return n;
+}
+
 /** Resolve the memory manager with `kernel.resolve(MM)`. */
 export const MM: InjectionToken<MemoryManager> = Symbol.for("@dmabuf/mm/MemoryManager");
 
 /** The smallest CMA alignment: a whole MAX_PAGE_ORDER block (4 MiB), so pageblocks never mix. */
 const CMA_MIN_ALIGNMENT = PAGE_SIZE << MAX_PAGE_ORDER;
 const FOUR_GIB = 2 ** 32;
+/** The placement log (a model extension next to core's bufinfo). */
+export const PLACEMENT_DEBUGFS = "/sys/kernel/debug/dma_buf/placement";
 
 interface Range {
   start: number;
@@ -54,7 +65,9 @@ export class MemoryManager {
   readonly cache: CacheModel;
   readonly dma: DmaMapping;
   readonly engine: DmaEngine;
-  /** /dev/dma_heap/system and one CMA heap per CMA area. */
+  /** Placement of deferred buffers and the log of its decisions. */
+  readonly placement: Placement;
+  /** /dev/dma_heap/system, one CMA heap per CMA area, and /dev/dma_heap/deferred (a model extension). */
   readonly heaps: readonly DmaHeap[];
 
   constructor(
@@ -65,7 +78,7 @@ export class MemoryManager {
     const printk = (m: string) => kernel.printk(m);
     this.copies = new CopyCounter(kernel.trace);
     this.mem = new PhysicalMemory(board.memory, this.copies);
-    this.pages = new PageAllocator(this.mem, kernel.trace);
+    this.pages = new PageAllocator(this.mem, kernel.trace, kernel.faults);
 
     // Reserved memory first (early_init_fdt_scan_reserved_mem), then the swiotlb pool below it.
     const taken: Range[] = [];
@@ -101,13 +114,14 @@ export class MemoryManager {
       areas.filter((a) => a.reusable).map((a) => pfnRange(a.range)),
     );
     const opb = options.cmaOrderPerBit ?? 0;
-    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk));
+    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk, kernel.faults));
     this.iommus = new Map(board.iommus.map((i) => [i.name, new Iommu(i.name, [...i.pageSizes].sort((a, b) => a - b), i.iovaBits, kernel.trace)]));
     this.cache = new CacheModel(this.mem, this.copies);
     this.dma = new DmaMapping({ mem: this.mem, pages: this.pages, iommus: this.iommus, swiotlb: this.swiotlb, cache: this.cache, cmaFor: (d) => this.cmaFor(d), printk });
     this.engine = new DmaEngine(this.mem, this.dma, this.cache, this.copies, kernel.trace);
+    this.placement = new Placement(this);
     this.registerFiles();
-    this.heaps = [addSystemHeap(kernel, this), ...this.cmaAreas.filter((c) => c.reusable).map((c) => addCmaHeap(kernel, this, c))];
+    this.heaps = [addSystemHeap(kernel, this), ...this.cmaAreas.filter((c) => c.reusable).map((c) => addCmaHeap(kernel, this, c)), addDeferredHeap(kernel, this)];
   }
 
   /** The CMA area or carve-out named `name`. */
@@ -222,6 +236,7 @@ export class MemoryManager {
     const vfs = this.kernel.vfs;
     vfs.createText("/proc/buddyinfo", () => this.pages.buddyinfo());
     vfs.createText("/proc/meminfo", () => this.meminfo());
+    vfs.createText(PLACEMENT_DEBUGFS, () => this.placement.show());
     for (const c of this.cmaAreas) {
       if (!c.reusable) continue;
       const dbg = `/sys/kernel/debug/cma/${c.name}`;
@@ -232,6 +247,8 @@ export class MemoryManager {
       vfs.createText(`${dbg}/used`, () => u(c.used));
       vfs.createText(`${dbg}/maxchunk`, () => u(c.maxchunk));
       vfs.createText(`${dbg}/bitmap`, () => c.bitmapText());
+      vfs.createText(`${dbg}/alloc`, () => "", (t) => c.debugAlloc(debugCount(t, "alloc")));
+      vfs.createText(`${dbg}/free`, () => "", (t) => c.debugFree(debugCount(t, "free")));
       const sys = `/sys/kernel/mm/cma/${c.name}`;
       vfs.createText(`${sys}/alloc_pages_success`, () => u(c.allocPagesSuccess));
       vfs.createText(`${sys}/alloc_pages_fail`, () => u(c.allocPagesFail));
@@ -245,9 +262,9 @@ export class MemoryManager {
   teardown(): void {
     const vfs = this.kernel.vfs;
     for (const h of this.heaps) dmaHeapRemove(this.kernel, h);
-    for (const p of ["/proc/buddyinfo", "/proc/meminfo"]) vfs.remove(p);
+    for (const p of ["/proc/buddyinfo", "/proc/meminfo", PLACEMENT_DEBUGFS]) vfs.remove(p);
     for (const c of this.cmaAreas) {
-      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
+      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap", "alloc", "free"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
       for (const f of ["alloc_pages_success", "alloc_pages_fail", "release_pages_success", "total_pages", "available_pages"]) vfs.remove(`/sys/kernel/mm/cma/${c.name}/${f}`);
     }
   }

@@ -38,10 +38,10 @@ async function heaps() {
 describe("dmabuf-heaps kselftest (dmabuf-heap.c)", () => {
   it("lists /dev/dma_heap/system and one CMA heap named after the CMA area", async () => {
     const { names } = await heaps();
-    expect(names).toEqual(["linux,cma", "system"]);
+    expect(names).toEqual(["deferred", "linux,cma", "system"]);
   });
 
-  for (const heap of ["system", "linux,cma"]) {
+  for (const heap of ["system", "linux,cma", "deferred"]) {
     describe(`heap ${heap}`, () => {
       it("test_alloc_and_import: 1 MiB alloc, mmap, write under SYNC_START/END, import by a device, write again", async () => {
         const { k, m, p } = await heaps();

@@ -29,26 +29,31 @@ export class HeapBuffer {
 
   /** Views of the buffer from page `pgoff` on, physically adjacent chunks merged into one view. */
   views(pgoff: number, length: number): Uint8Array[] {
-    const runs: { phys: number; length: number }[] = [];
-    let skip = pgoff * PAGE_SIZE;
-    let left = length;
-    for (const s of this.table.sgl) {
-      if (left <= 0) break;
-      if (skip >= s.length) {
-        skip -= s.length;
-        continue;
-      }
-      const n = Math.min(s.length - skip, left);
-      const last = runs[runs.length - 1];
-      if (last && last.phys + last.length === s.phys + skip) last.length += n;
-      else runs.push({ phys: s.phys + skip, length: n });
-      left -= n;
-      skip = 0;
-    }
-    const out: Uint8Array[] = [];
-    for (const r of runs) this.mm.mem.views(r.phys, r.length, out);
-    return out;
+    return tableViews(this.mm, this.table, pgoff, length);
   }
+}
+
+/** Views of the memory `table` describes from page `pgoff` on, physically adjacent entries merged into one view. */
+export function tableViews(mm: MemoryManager, table: SgTable, pgoff: number, length: number): Uint8Array[] {
+  const runs: { phys: number; length: number }[] = [];
+  let skip = pgoff * PAGE_SIZE;
+  let left = length;
+  for (const s of table.sgl) {
+    if (left <= 0) break;
+    if (skip >= s.length) {
+      skip -= s.length;
+      continue;
+    }
+    const n = Math.min(s.length - skip, left);
+    const last = runs[runs.length - 1];
+    if (last && last.phys + last.length === s.phys + skip) last.length += n;
+    else runs.push({ phys: s.phys + skip, length: n });
+    left -= n;
+    skip = 0;
+  }
+  const out: Uint8Array[] = [];
+  for (const r of runs) mm.mem.views(r.phys, r.length, out);
+  return out;
 }
 
 /** The dma_buf_ops of a heap buffer (system_heap_buf_ops / cma_heap_buf_ops). */

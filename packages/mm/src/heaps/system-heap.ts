@@ -57,12 +57,15 @@ export function addSystemHeap(kernel: Kernel, mm: MemoryManager): DmaHeap {
   });
 }
 
-/** alloc_largest_available(): the largest order that fits `size` and is <= `maxOrder` and is free. */
-function allocLargestAvailable(mm: MemoryManager, size: number, maxOrder: number): { pfn: number; order: number } | undefined {
+/**
+ * alloc_largest_available(): the largest order that fits `size` and is <= `maxOrder` and is free;
+ * with `limitPhys`, only from zones below it (GFP_DMA32 for a 32-bit limit).
+ */
+export function allocLargestAvailable(mm: MemoryManager, size: number, maxOrder: number, limitPhys?: number): { pfn: number; order: number } | undefined {
   for (let i = 0; i < SYSTEM_HEAP_ORDERS.length; i++) {
     const order = SYSTEM_HEAP_ORDERS[i]!;
     if (size < PAGE_SIZE << order || maxOrder < order) continue;
-    const pfn = mm.pages.allocPages(order, ORDER_GFP[i]);
+    const pfn = mm.pages.allocPages(order, limitPhys === undefined ? ORDER_GFP[i] : { ...ORDER_GFP[i], limitPhys });
     if (pfn >= 0) return { pfn, order };
   }
   return undefined;
