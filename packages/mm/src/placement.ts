@@ -71,6 +71,8 @@ export class PlacementError extends Errno {
 
 /** Where a deferred buffer's pages live: one CMA range, or scattered buddy pages. */
 export class Backing {
+  private merged: { phys: number; length: number }[] | undefined;
+
   constructor(
     /** e.g. "cma:linux,cma pfn 0x50000+256" or "system pages, 3 chunks" */
     readonly label: string,
@@ -84,15 +86,23 @@ export class Backing {
     this.release();
   }
 
-  /** Physically adjacent entries merged: what a device sees as contiguous. */
-  runs(): { phys: number; length: number }[] {
+  /** Physically adjacent entries merged: what a device sees as contiguous (computed once: the table never changes). */
+  runs(): readonly { readonly phys: number; readonly length: number }[] {
+    if (this.merged) return this.merged;
     const out: { phys: number; length: number }[] = [];
     for (const s of this.table.sgl) {
       const last = out[out.length - 1];
       if (last && last.phys + last.length === s.phys) last.length += s.length;
       else out.push({ phys: s.phys, length: s.length });
     }
-    return out;
+    return (this.merged = out);
+  }
+
+  /** The last byte's physical address plus one. */
+  get end(): number {
+    let end = 0;
+    for (const r of this.runs()) end = Math.max(end, r.phys + r.length);
+    return end;
   }
 }
 
@@ -146,7 +156,7 @@ export class Placement {
     const runs = backing.runs();
     if (c.contiguous && runs.length > 1) return `${c.device} needs physically contiguous memory (no IOMMU) but the buffer is in ${runs.length} pieces`;
     if (c.contiguous && c.memoryRegion !== undefined && backing.cma?.name !== c.memoryRegion) return `${c.device} needs memory from its memory-region ${c.memoryRegion}`;
-    const top = Math.max(...runs.map((r) => r.phys + r.length)) - 1;
+    const top = backing.end - 1;
     if (top > c.dmaLimit) return `${c.device} reaches only below ${hex(c.dmaLimit + 1)} (${c.dmaMaskBits}-bit DMA mask, no IOMMU) but the buffer ends at ${hex(top + 1)}`;
     // dma-direct maps entry by entry: each is one DMA segment. A contiguous device uses the one run
     // whatever its max_segment_size says (CONFIG_DMA_API_DEBUG only warns), but never across a boundary.
