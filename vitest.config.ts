@@ -22,6 +22,7 @@ export default defineConfig({
       project("@dmabuf/codec-sim", "packages/codec-sim"),
       project("@dmabuf/testkit", "packages/testkit"),
       project("soc-demo", "apps/soc-demo"),
+      project("@example/out-of-tree-isp", "examples/out-of-tree-driver"),
       project("@dmabuf/tooling", "tooling"),
     ],
   },

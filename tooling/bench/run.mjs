@@ -19,7 +19,7 @@ const args = process.argv.slice(2).filter((a) => a !== "--");
 const quick = args.includes("--quick");
 const runsAt = args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : quick ? 1 : 3;
-const filters = args.filter((a, i) => !a.startsWith("--") && i !== runsAt + 1);
+const filters = args.filter((a, i) => !a.startsWith("--") && (runsAt < 0 || i !== runsAt + 1));
 
 function suiteFiles() {
   const out = [];

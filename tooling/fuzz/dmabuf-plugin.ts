@@ -17,6 +17,8 @@ const CMA_HEAP = "/dev/dma_heap/linux,cma";
 const FUZZ_HEAP = "/dev/fuzz_heap";
 const isHeap = (f: File) => f.inode.name === FUZZ_HEAP || f.inode.name.startsWith("/dev/dma_heap/");
 const isFixtureBuf = (f: File) => (f.privateData as DmaBuf).expName === "fuzz_heap";
+/** Buffers of mm's heaps (their priv is a HeapBuffer with the CPU-side table). */
+const isMmHeapBuf = (f: File) => ["system", "linux,cma"].includes((f.privateData as DmaBuf).expName);
 const isImporter = (f: File) => f.inode.name === "/dev/fuzz_importer";
 
 /** The model of the importer driver: which buffer each handle holds and how often it is mapped. */
@@ -290,12 +292,12 @@ export const dmaBufPlugin: FuzzPlugin = {
       },
     },
     {
-      name: "no page is owned by two buffers, and mm's allocator counts every buffer page as taken",
+      name: "no page is owned by two heap buffers, and mm's allocator counts every buffer page as taken",
       check(w: FuzzWorld) {
         const pages = w.kernel.resolve(MM).pages;
         const runs: { phys: number; length: number; ino: number }[] = [];
         for (const f of w.files) {
-          if (!isDmaBufFile(f) || isFixtureBuf(f) || f.released) continue;
+          if (!isDmaBufFile(f) || !isMmHeapBuf(f) || f.released) continue;
           const buf = f.privateData as DmaBuf;
           for (const s of (buf.priv as { table: { sgl: readonly { phys: number; length: number }[] } }).table.sgl) runs.push({ phys: s.phys, length: s.length, ino: buf.ino });
         }

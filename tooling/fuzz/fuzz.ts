@@ -68,7 +68,9 @@ export async function runProgram(steps: readonly Step[], opts: FuzzOptions = {},
   const commands = commandTable(plugins);
   const invariants = plugins.flatMap((p) => p.invariants ?? []);
   const final = plugins.flatMap((p) => p.final ?? []);
-  const kernel = await Kernel.boot({ plugins: plugins.flatMap((p) => p.kernelPlugins?.() ?? []) });
+  // several fuzz plugins may need the same driver plugin (mm): load each once
+  const drivers = new Map(plugins.flatMap((p) => p.kernelPlugins?.() ?? []).map((d) => [d.name, d]));
+  const kernel = await Kernel.boot({ plugins: [...drivers.values()] });
   const w = new FuzzWorld(kernel, plugins);
   try {
     for (let i = 0; i < (opts.procs ?? 2); i++) await w.spawn();

@@ -14,3 +14,4 @@ export { memDevices } from "./mem-device.js";
 export { dmaBufPlugin } from "./dmabuf-plugin.js";
 export { DMA_HEAP_IOCTL_ALLOC, FUZZ_DETACH, FUZZ_IMPORT, FUZZ_MAP, FUZZ_UNMAP, dmaBufFixtures } from "./dmabuf-fixture.js";
 export { syncPlugin } from "./sync-plugin.js";
+export { v4l2Plugin } from "./v4l2-plugin.js";

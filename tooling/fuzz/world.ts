@@ -1,5 +1,5 @@
 import type * as fc from "fast-check";
-import { Errno, NR_OPEN_DEFAULT, type DriverPlugin, type ErrnoCode, type File, type Kernel, type Process, type VmArea } from "@dmabuf/core";
+import { Errno, NR_OPEN_DEFAULT, TAINT_DIE, type DriverPlugin, type ErrnoCode, type File, type Kernel, type Process, type VmArea } from "@dmabuf/core";
 import { KNOWN_DEVIATIONS, SYSCALL_ERRNOS } from "./errno-table.js";
 
 /** An fd as the fuzzer's model expects it: which open file, how the process got it, FD_CLOEXEC. */
@@ -181,6 +181,8 @@ export class FuzzWorld {
         this.fail(`${syscall} threw a non-errno exception (a model bug: a failing call must give an errno): ${(e as Error)?.stack ?? String(e)}`);
       }
       this.log(`[${p.name}] ${text} = -1 ${e.code} (${e.reason})`);
+      // a driver op that crashed is contained as an oops (EFAULT/EIO + taint D): still a model bug
+      if (this.kernel.tainted & (1 << TAINT_DIE)) this.fail(`${syscall} oopsed in a driver op (kernel tainted D): ${e.reason}`);
       const deviation = KNOWN_DEVIATIONS.find((d) => d.syscall === syscall && d.code === e.code);
       if (deviation) this.deviations.set(deviation.why, (this.deviations.get(deviation.why) ?? 0) + 1);
       else {

@@ -10,21 +10,24 @@ import { join } from "node:path";
 import "reflect-metadata";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_SYNC_READ, Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE,
-  WaitQueue, type BootOptions, type VmArea,
+  WaitQueue, type BootOptions, type DriverPlugin, type VmArea,
 } from "@dmabuf/core";
 import codecSim, { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION } from "@dmabuf/codec-sim";
 import drmSim, * as D from "@dmabuf/drm-sim";
 import mm, { MM } from "@dmabuf/mm";
 import v4l2Sim, { V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, readFrameCounter } from "@dmabuf/v4l2-sim";
+import { runIspPipeline } from "./isp-pipeline.js";
 import * as K from "./userspace/drm.js";
 import * as V from "./userspace/v4l2.js";
 
-export type Variant = "full" | "display" | "encode" | "copy";
+export type Variant = "full" | "display" | "encode" | "copy" | "copy-display" | "isp";
 export const VARIANTS: Record<Variant, string> = {
   full: "camera -> encoder (MJPEG file) + display, zero copy",
   display: "camera -> display, zero copy",
   encode: "camera -> encoder, zero copy",
   copy: "USERPTR capture, then CPU copies into the encoder's and the display's buffers (what dma-buf replaced)",
+  "copy-display": "USERPTR capture, then a CPU copy into the display's buffer",
+  isp: "camera (YUYV) -> an ISP driver plugin (--plugin, default @example/out-of-tree-isp) -> display (NV12), zero copy",
 };
 
 export const FORMATS = {
@@ -42,6 +45,8 @@ export interface PipelineOptions {
   fps: number;
   /** Board JSON text; default: the built-in SoC board. */
   board?: string;
+  /** The "isp" variant's driver plugin: a package name (loaded like a board config names one) or an instance. */
+  plugin?: string | DriverPlugin;
   realtime?: boolean;
   /** Directories and files to write; absent ones are not produced. */
   pngDir?: string;
@@ -89,7 +94,8 @@ export interface RunSummary {
   bufinfo: string;
   placement: string;
   files: string[];
-  trace: object;
+  /** The run's trace as Chrome trace-event JSON (built on demand: it is large). */
+  trace: () => object;
   mjpegBytes: number;
   framesChecked: number;
 }
@@ -144,13 +150,14 @@ export async function boot(opts: Pick<PipelineOptions, "board" | "realtime">): P
 
 /** Runs one pipeline variant on a fresh kernel and returns what happened. */
 export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
+  if (o.variant === "isp") return runIspPipeline(o);
   const wall0 = performance.now();
   const kernel = await boot(o);
   const mem = kernel.resolve(MM);
   const stats = new Stats();
   const files: string[] = [];
   const useDisplay = o.variant !== "encode";
-  const useEncoder = o.variant !== "display";
+  const useEncoder = o.variant !== "display" && o.variant !== "copy-display";
   const fmt = FORMATS[o.format];
   // The encoder needs 16-line-aligned height and 64-byte-aligned stride: the camera captures that
   // layout and the others crop (the usual fix for the "codec alignment" mismatch).
@@ -172,7 +179,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     Object.assign(pix, await V.setFormat(camera, cam, V.CAP, fmt.v4l2, o.width, codedH));
   }
   await V.setFrameRate(camera, cam, o.fps);
-  const copyMode = o.variant === "copy";
+  const copyMode = o.variant === "copy" || o.variant === "copy-display";
   let camMaps: VmArea[] = [];
   let userBufs: Uint8Array[] = [];
   let camFds: number[] = [];
@@ -401,7 +408,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     virtualNs: kernel.clock.now(), wallMs: performance.now() - wall0, latency: stats.table(),
     frameworkCopiedBytes: mem.copies.bytes, appCopiedBytes: appCopied,
     cmaUsedBytes: cma ? cma.used * 4096 : 0, cmaLargestFreeBytes: cma ? cma.maxchunk * 4096 : 0,
-    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
+    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: () => kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
   };
   kernel.shutdown();
   return summary;

@@ -39,11 +39,31 @@ describe("soc-demo pipeline (camera -> encoder -> display as three processes sha
   it("produces the same trace twice (deterministic virtual time)", async () => {
     const a = await runPipeline({ ...small, variant: "display", frames: 4 });
     const b = await runPipeline({ ...small, variant: "display", frames: 4 });
-    expect(JSON.stringify(a.trace)).toBe(JSON.stringify(b.trace));
+    expect(JSON.stringify(a.trace())).toBe(JSON.stringify(b.trace()));
     expect(a.virtualNs).toBe(b.virtualNs);
   });
 
   it("rejects an impossible size with a clear message", async () => {
     await expect(runPipeline({ ...small, variant: "display", width: 8000, height: 6000 })).rejects.toThrow(/cannot capture 8000x6000/);
+  });
+});
+
+describe("soc-demo isp variant (camera -> out-of-tree ISP plugin -> display)", () => {
+  it("loads the ISP plugin by package name, converts YUYV to NV12 with zero copies, and the display shows the camera's frames in order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "soc-demo-isp-"));
+    const r = await runPipeline({ ...small, format: "YUYV", frames: 6, variant: "isp", plugin: "@example/out-of-tree-isp", pngDir: join(dir, "png") });
+    expect(r).toMatchObject({ variant: "isp", captured: 6, displayed: 6, dropped: 0, framesChecked: 6, frameworkCopiedBytes: 0, appCopiedBytes: 0 });
+    const pngs = readdirSync(join(dir, "png")).sort();
+    expect(pngs).toHaveLength(6);
+    for (const [i, f] of pngs.entries()) {
+      const img = ScanoutFrame.pixelsFromPng(readFileSync(join(dir, "png", f)));
+      const bytes = new Uint8Array(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength);
+      expect(readFrameCounter(bytes, V4L2_PIX_FMT_XBGR32, img.width * 4)).toBe(i);
+    }
+    expect(r.bufinfo).toMatch(/example-isp|isp\.0/);
+  });
+
+  it("a plugin package that is not installed is core's PluginError, before anything boots", async () => {
+    await expect(runPipeline({ ...small, variant: "isp", plugin: "@example/no-such-isp" })).rejects.toThrow(/plugin "@example\/no-such-isp": package not found/);
   });
 });

@@ -502,7 +502,8 @@ export class JpegCtx {
 
   /** Arms the completion at the job's start plus the modelled cost (virtual time was held meanwhile). */
   private completeAt(job: Job, result: JobResult | undefined): void {
-    if (job.aborted) return;
+    // fail_device_stall: the completion interrupt never comes; STREAMOFF or close aborts the job.
+    if (job.aborted || this.kernel.faults.shouldFail("fail_device_stall", this.device.dev.name)) return;
     const q = this.isEncoder ? this.out : this.cap;
     // The bitstream size (JPEG produced or consumed) is known once the library is done; a failed
     // job costs the fixed overhead only.

@@ -1,15 +1,19 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ,
-  assertNoLeaks, type Kernel, type Process,
+  DMA_BUF_IOCTL_SYNC, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, Kernel, MAP_SHARED, O_CLOEXEC, O_RDWR,
+  PROT_READ, assertNoLeaks, type Process,
 } from "@dmabuf/core";
-import { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
+import mm, { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
+import v4l2Sim from "@dmabuf/v4l2-sim";
+import drmSim, { DRM_EVENT_FLIP_COMPLETE, DRM_MODE_ATOMIC_ALLOW_MODESET, DRM_FORMAT_NV12, DRM_MODE_ATOMIC_NONBLOCK, DRM_MODE_PAGE_FLIP_EVENT, parseDrmEvents, type ScanoutFrame } from "@dmabuf/drm-sim";
+// libdrm-style helpers (the drm-sim tests' igt_kms equivalents): resources, ADDFB2, atomic commits.
+import { VKMS, addFb, atomic, fdToHandle, kmsIds, kmsOf, mode, modeBlob, planeProps } from "../../drm-sim/test/support/drm.js";
 import {
   V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
-  VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, readFrameCounter, type v4l2_buffer, type v4l2_event,
+  VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, V4L2_PIX_FMT_XBGR32, readFrameCounter, type v4l2_buffer, type v4l2_event,
 } from "@dmabuf/v4l2-sim";
-import { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION, psnr } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import codecSim, { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION, psnr } from "../src/index.js";
+import { CAP, OUT, dqbuf, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
 
 /**
  * Luma PSNR every decoded frame must exceed. JPEG at quality 90 of vivid's colour bars and counter
@@ -44,9 +48,10 @@ async function qbufDmabuf(p: Process, fd: number, type: number, index: number, d
   await p.ioctl(fd, VIDIOC_QBUF, b);
 }
 
-describe("camera -> encoder -> decoder through dma-bufs", () => {
-  it(`encodes ${FRAMES} vivid frames imported as dma-bufs and decodes them into dma-heap buffers: every frame above ${PSNR_THRESHOLD_DB} dB with its burned-in counter intact`, async () => {
-    kernel = await bootSoc();
+describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
+  it(`encodes ${FRAMES} vivid frames imported as dma-bufs, decodes them into CMA dma-heap buffers that the display imports and scans out: every frame above ${PSNR_THRESHOLD_DB} dB with its burned-in counter intact, on screen too`, async () => {
+    kernel = await Kernel.boot({ plugins: [mm(), v4l2Sim(), drmSim(), codecSim()] });
+    const k = kernel;
     const p = kernel.spawn("pipeline");
 
     // Camera: MMAP buffers exported with EXPBUF (v4l2src io-mode=dmabuf).
@@ -77,6 +82,16 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
     await streamon(p, enc, OUT, CAP);
 
     const decMaps: { fd: number; map: ReturnType<Process["mmap"]> }[] = [];
+    const card = p.open(VKMS);
+    let ids: Awaited<ReturnType<typeof kmsIds>> | undefined;
+    const fbs: number[] = [];
+    let shown: number | undefined;
+    let waiting: ((f: ScanoutFrame) => void) | undefined;
+    const stopFrames = kmsOf(k).crtcs[0]!.onFrame((f) => {
+      waiting?.(f);
+      waiting = undefined;
+    });
+    const nextScanout = () => k.clock.block(new Promise<ScanoutFrame>((resolve) => (waiting = resolve)));
     let decBpl = 0, decSize = 0;
     for (let n = 0; n < FRAMES; n++) {
       const frame = await dqbuf(p, cam, CAP);
@@ -99,9 +114,9 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
         const decFmt = (await sFmt(p, dec, CAP, V4L2_PIX_FMT_NV12, 0, 0)).fmt.pix!;
         expect(decFmt).toMatchObject({ width: W, height: CODED_H, bytesperline: 640 });
         decBpl = decFmt.bytesperline;
-        // Frames for the display come from a central allocator (dma-heap, as on Android/ChromeOS) and
-        // are imported by the decoder; the display (drm-sim, not on main yet) would import the same fds.
-        const heap = p.open("/dev/dma_heap/system", O_RDWR);
+        // Frames for the display come from a central allocator (dma-heap, as on Android/ChromeOS),
+        // imported by the decoder (behind an IOMMU) and by vkms (no IOMMU: it needs contiguous CMA).
+        const heap = p.open("/dev/dma_heap/linux,cma", O_RDWR);
         decSize = decFmt.sizeimage;
         for (let i = 0; i < N; i++) {
           const alloc: DmaHeapAllocationData = { len: decSize, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
@@ -112,6 +127,13 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
         await p.ioctl(dec, VIDIOC_REQBUFS, { count: N, type: CAP, memory: V4L2_MEMORY_DMABUF });
         for (let i = 0; i < N; i++) await qbufDmabuf(p, dec, CAP, i, decMaps[i]!.fd, decSize, 0);
         await streamon(p, dec, CAP);
+        // The display imports every decoded buffer once (PRIME) as an NV12 framebuffer: one handle,
+        // chroma at bytesperline x the coded height (kmssink's single-fd NV12).
+        ids = await kmsIds(p, card);
+        for (const { fd } of decMaps) {
+          const handle = await fdToHandle(p, card, fd);
+          fbs.push(await addFb(p, card, W, H, DRM_FORMAT_NV12, [handle, handle], [decBpl, decBpl], [0, decBpl * CODED_H]));
+        }
       }
       const decoded = await dqbuf(p, dec, CAP, V4L2_MEMORY_DMABUF);
       const consumed = await dqbuf(p, dec, OUT, V4L2_MEMORY_DMABUF);
@@ -124,8 +146,30 @@ describe("camera -> encoder -> decoder through dma-bufs", () => {
       await p.ioctl(fd, DMA_BUF_IOCTL_SYNC, { flags: DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ });
       expect(psnr(original, camFmt.bytesperline, luma, decBpl, W, H)).toBeGreaterThan(PSNR_THRESHOLD_DB);
       expect(readFrameCounter(luma, V4L2_PIX_FMT_NV12, decBpl)).toBe(counter);
-      await qbufDmabuf(p, dec, CAP, decoded.index, fd, decSize, 0);
+
+      // Show it: the first frame with a modeset, then a page flip per frame; the buffer on screen goes
+      // back to the decoder only once the next one has replaced it (kmssink keeps the last buffer).
+      if (shown === undefined) {
+        // 640x480 mode, the 640x360 picture unscaled at the top (vkms does not scale).
+        const blob = await modeBlob(p, card, mode(ids!, 640, 480));
+        await atomic(p, card, ids!, {
+          [ids!.crtc]: { ACTIVE: 1, MODE_ID: blob },
+          [ids!.connector]: { CRTC_ID: ids!.crtc },
+          [ids!.primary]: planeProps(ids!.crtc, fbs[decoded.index]!, W, H),
+        }, DRM_MODE_ATOMIC_ALLOW_MODESET);
+      } else {
+        await atomic(p, card, ids!, { [ids!.primary]: { FB_ID: fbs[decoded.index]! } }, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT);
+        const [ev] = parseDrmEvents(await p.read(card));
+        expect(ev!.type).toBe(DRM_EVENT_FLIP_COMPLETE);
+        await qbufDmabuf(p, dec, CAP, shown, decMaps[shown]!.fd, decSize, 0);
+      }
+      shown = decoded.index;
+      // The next scanned-out frame carries this frame's counter.
+      const screen = await nextScanout();
+      const words = screen.pixels;
+      expect(readFrameCounter(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), V4L2_PIX_FMT_XBGR32, screen.width * 4)).toBe(counter);
     }
+    stopFrames();
     expect(kernel.trace.events("codec_job_finish").filter((e) => e.args.status === 0)).toHaveLength(2 * FRAMES);
   });
 });

@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { POLLERR, POLLIN, POLLOUT, POLLPRI, assertNoLeaks, type Errno, type Kernel, type Process } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
-  V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
+  V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
   V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES, VIDIOC_EXPBUF, VIDIOC_G_PARM, VIDIOC_QUERYCAP, VIDIOC_REQBUFS, VIDIOC_S_PARM,
   VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum, type v4l2_streamparm,
 } from "@dmabuf/v4l2-sim";
@@ -258,6 +258,8 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     for (const cmd of [V4L2_ENC_CMD_PAUSE, V4L2_ENC_CMD_RESUME, 99])
       expect(await errnoOf(p.ioctl(fd, VIDIOC_TRY_ENCODER_CMD, { cmd, flags: 0 }))).toBe("EINVAL");
     expect(await errnoOf(p.ioctl(fd, VIDIOC_DECODER_CMD, { cmd: V4L2_DEC_CMD_STOP, flags: 0 }))).toBe("ENOTTY");
+    // An encoder has no source change to report (vicodec_subscribe_event).
+    expect(await errnoOf(p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 }))).toBe("EINVAL");
     // A node that is not a codec has no ENCODER_CMD at all.
     const cam = p.open(await videoNode(p, "vivid-vivid.0-vid-cap"));
     expect(await errnoOf(p.ioctl(cam, VIDIOC_TRY_ENCODER_CMD, { cmd: V4L2_ENC_CMD_STOP, flags: 0 }))).toBe("ENOTTY");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { faultsSchema } from "./fault-inject.js";
 
 /**
  * The board description: a devicetree-like JSON of the simulated SoC. Sizes and addresses are
@@ -76,6 +77,8 @@ export const boardSchema = z
     reservedMemory: z.array(reservedMemory).default([]),
     iommus: z.array(iommu).default([]),
     devices: z.array(device).default([]),
+    /** Fault injection per fault point (see fault-inject.ts): e.g. { fail_page_alloc: { probability: 100, interval: 3 } }. */
+    faults: faultsSchema.default({}),
   })
   .superRefine((b, ctx) => {
     // zod runs refinements even after field errors; cross-checks need the fields to have parsed.

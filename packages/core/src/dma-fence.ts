@@ -220,6 +220,7 @@ export class DmaFence {
    */
   signalTimestamp(timestampNs: number): number {
     if (this.flags & SIGNALED) return -ERRNO.EINVAL;
+    if (!this.error && this.kernel.faults.shouldFail("fail_dma_fence", this.driverName)) this.setError(-ERRNO.EIO);
     this.flags |= SIGNALED;
     const list = this.cbList;
     this.cbList = null;

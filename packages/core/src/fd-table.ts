@@ -17,6 +17,8 @@ export class FdTable {
   private used = new Uint32Array(32);
   private full = new Uint32Array(1);
   private open = 0;
+  /** files->next_fd: no fd below it is free. */
+  private nextFd = 0;
 
   constructor(public limit = NR_OPEN_DEFAULT) {}
 
@@ -44,28 +46,27 @@ export class FdTable {
     else this.cloexec.delete(fd);
   }
 
-  /** get_unused_fd_flags(): the lowest free fd >= `min`, or EMFILE. Does not install anything. */
+  /**
+   * get_unused_fd_flags(): the lowest free fd >= `min`, or EMFILE. Does not install anything.
+   * Starts at `next_fd` (every fd below it is in use, fs/file.c alloc_fd) and skips full words
+   * through the summary bitmap, so churn at the top of a large table stays O(1).
+   */
   lowestFree(min: number, call: string): number {
-    let w = min >>> 5;
-    // skip full words using the summary bitmap
-    for (;;) {
-      if (w >= this.used.length) break;
-      const sw = w >>> 5;
-      const fullBits = this.full[sw] ?? 0;
-      if (fullBits === 0xffffffff && (w & 31) === 0) {
-        w += 32;
-        continue;
-      }
-      if ((fullBits >>> (w & 31)) & 1) {
-        w++;
-        continue;
-      }
-      const word = this.used[w]!;
-      const from = w === min >>> 5 ? min & 31 : 0;
-      for (let b = from; b < 32; b++) if (!((word >>> b) & 1)) return this.within(w * 32 + b, call);
+    const words = this.used.length;
+    let w = Math.max(min, this.nextFd) >>> 5;
+    let fromBit = Math.max(min, this.nextFd) & 31;
+    while (w < words) {
+      const free = ~this.used[w]! & (-1 << fromBit);
+      if (free) return this.within(w * 32 + ctz(free), call);
+      // next word that is not full, from the summary
       w++;
+      fromBit = 0;
+      const s = w >>> 5;
+      if (s >= this.full.length) break;
+      const notFull = ~this.full[s]! & (-1 << (w & 31));
+      w = notFull ? s * 32 + ctz(notFull) : (s + 1) * 32;
     }
-    return this.within(Math.max(min, this.used.length * 32), call);
+    return this.within(Math.max(min, this.nextFd, words * 32), call);
   }
 
   private within(fd: number, call: string): number {
@@ -79,6 +80,7 @@ export class FdTable {
     this.grow(fd);
     this.files[fd] = file;
     this.open++;
+    if (fd === this.nextFd) this.nextFd++;
     this.setBit(fd, true);
     this.setCloexec(fd, cloexec);
   }
@@ -89,6 +91,7 @@ export class FdTable {
     if (!f) return undefined;
     this.files[fd] = undefined;
     this.open--;
+    if (fd < this.nextFd) this.nextFd = fd;
     this.setBit(fd, false);
     this.cloexec.delete(fd);
     return f;
@@ -124,3 +127,6 @@ export class FdTable {
     this.full[s] = this.used[w] === 0xffffffff ? this.full[s]! | sbit : this.full[s]! & ~sbit;
   }
 }
+
+/** Count of trailing zero bits of a non-zero 32-bit word (__ffs). */
+const ctz = (x: number) => 31 - Math.clz32(x & -x);

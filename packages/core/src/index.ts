@@ -15,7 +15,12 @@ export {
 export { VmArea } from "./vm-area.js";
 export { FdTable, NR_OPEN_DEFAULT, NR_OPEN_MAX } from "./fd-table.js";
 export { Vfs, seqFileOps, type VfsNode, type VfsResolver } from "./vfs.js";
-export { F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, PAGE_SIZE, Process, RLIMIT_NOFILE, type PollFd } from "./process.js";
+export {
+  F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD, PAGE_SIZE, Process, RLIMIT_NOFILE, SIGINT, SIGKILL, SIGTERM, type PollFd,
+} from "./process.js";
+export {
+  FAULT_POINTS, FaultInjection, faultAttrSchema, faultsSchema, type FaultAttr, type FaultAttrInput, type FaultPoint,
+} from "./fault-inject.js";
 export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type BoardDescription, type BoardInput, type DeviceDescription } from "./board.js";
 export { Device, type PlatformDriver, type Subsystem } from "./device.js";
 export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
@@ -23,6 +28,9 @@ export {
   KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
 } from "./leak-check.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
+// For drivers and test kits that run kernel paths (fd lookups, sleeps) on behalf of a process.
+export { callAs } from "./internal/call-as.js";
+export { TAINT_DIE, TAINT_WARN } from "./taint.js";
 export {
   DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
   type DmaDataDirection, type Scatterlist,

@@ -4,6 +4,7 @@ import { VirtualClock } from "./clock.js";
 import { Device, type PlatformDriver, type Subsystem } from "./device.js";
 import { dmaBufInit } from "./dma-buf.js";
 import { Errno, isErrno } from "./errno.js";
+import { FaultInjection, type FaultPoint } from "./fault-inject.js";
 import { File, O_CLOEXEC, type FileOperations } from "./file.js";
 import { KernelObjects, notifyKernelBoot } from "./leak-check.js";
 import { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, loadPlugin, type DriverPlugin } from "./plugin.js";
@@ -39,6 +40,13 @@ export class Kernel {
   readonly container: DependencyContainer;
   /** Live kernel objects (processes, files, and what subsystems register), for leak checking. */
   readonly objects = new KernelObjects(() => this.current, () => this.clock.now());
+  /** Fault points (fault-inject.ts), configured from the board's `faults` section and debugfs. */
+  readonly faults: FaultInjection;
+  /**
+   * /proc/sys/kernel/tainted: a bit per TAINT_* flag. A fuzzer or test checks `tainted & (1 << TAINT_DIE)`
+   * to find a contained driver crash, as syzkaller reads the console for "BUG:" lines.
+   */
+  tainted = 0;
   /** The process whose syscall is running (the model of `current`), if any. */
   current: Process | undefined;
   private readonly processes = new Map<number, Process>();
@@ -58,6 +66,8 @@ export class Kernel {
     this.vfs.createText("/sys/kernel/tracing/trace", () => this.trace.ftrace(), () => this.trace.clear());
     this.vfs.createText("/sys/kernel/tracing/tracing_on", () => (this.trace.on ? "1\n" : "0\n"), (t) => (this.trace.on = t.trim() !== "0"));
     swSyncInit(this);
+    this.faults = new FaultInjection(this);
+    this.vfs.createText("/proc/sys/kernel/tainted", () => `${this.tainted}\n`);
     for (const d of this.devices)
       this.vfs.createText(`/sys/bus/platform/devices/${d.name}/driver`, () => (d.driver ? d.driver.name + "\n" : ""));
   }
@@ -86,6 +96,8 @@ export class Kernel {
     for (const s of k.subsystems) s.init(k);
     await k.bindDrivers(k.resolveAll(PLATFORM_DRIVER));
     k.printk(`Booted ${k.board.model}: ${k.bound.length}/${k.devices.length} devices bound`);
+    // The board's faults are armed once boot is done: they target the programs run on the board.
+    for (const [point, attr] of Object.entries(k.board.faults)) if (attr) k.faults.configure(point as FaultPoint, attr);
     notifyKernelBoot(k);
     return k;
   }
@@ -160,6 +172,11 @@ export class Kernel {
     const p = this.current;
     this.objects.note(file, () => `${call} installed it as fd ${fd} of ${p.comm}[${p.pid}]`);
     return fd;
+  }
+
+  /** add_taint(): marks the kernel as tainted by `bit` (TAINT_DIE, TAINT_WARN, ... from taint.ts). */
+  addTaint(bit: number): void {
+    this.tainted |= 2 ** bit;
   }
 
   /** printk(): a line in the kernel log, stamped with virtual time. */

@@ -1,3 +1,4 @@
+import { SimulationStalled } from "./clock.js";
 import { Errno, check } from "./errno.js";
 import { FdTable, NR_OPEN_MAX } from "./fd-table.js";
 import {
@@ -5,6 +6,8 @@ import {
   POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM, PROT_READ, PROT_WRITE, type PollTable,
 } from "./file.js";
 import type { Kernel } from "./kernel.js";
+import { onSignal, sendSignal, signalPending } from "./signal.js";
+import { TAINT_DIE } from "./taint.js";
 import { VmArea } from "./vm-area.js";
 import type { WaitQueue } from "./wait-queue.js";
 
@@ -16,6 +19,11 @@ export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_DUPFD_CLOEXEC = 1030;
+/* signals whose default action terminates the process (asm-generic/signal.h numbers) */
+export const SIGINT = 2;
+export const SIGKILL = 9;
+export const SIGTERM = 15;
+const TERMINATING = new Set([SIGINT, SIGKILL, SIGTERM]);
 
 /** struct pollfd: `revents` is written by poll(). */
 export interface PollFd {
@@ -37,6 +45,8 @@ export class Process {
   private readonly vmas = new Map<number, VmArea>();
   private nextAddr = 0x7f00_0000_0000;
   exitCode: number | undefined;
+  /** The signal that killed the process (WTERMSIG), if one did. */
+  termSignal: number | undefined;
 
   constructor(
     readonly kernel: Kernel,
@@ -66,7 +76,7 @@ export class Process {
       const node = this.kernel.vfs.lookup(path, "open");
       const fd = this.fds.lowestFree(0, "open");
       const file = new File(node.fops, node.inode, flags & ~O_CLOEXEC, node.privateData);
-      node.fops.open?.(file, this.kernel);
+      if (node.fops.open) driverCall(this, node.fops, "open", () => node.fops.open!(file, this.kernel));
       this.fds.install(fd, file, (flags & O_CLOEXEC) !== 0);
       this.kernel.objects.registerFile(file, `open("${path}") = ${fd}`);
       return fd;
@@ -150,7 +160,7 @@ export class Process {
     return this.sys("ioctl", () => {
       const file = this.fds.get(fd, "ioctl");
       if (!file.ops.ioctl) throw new Errno("ENOTTY", "ioctl", `${file.inode.name} (${file.ops.name}) has no ioctls`);
-      return file.ops.ioctl(file, request >>> 0, arg);
+      return driverCall(this, file.ops, "ioctl", () => file.ops.ioctl!(file, request >>> 0, arg));
     });
   }
 
@@ -159,7 +169,7 @@ export class Process {
     const file = this.sys("read", () => this.fds.get(fd, "read"));
     check((file.flags & O_ACCMODE) !== O_WRONLY, "EBADF", "read", `fd ${fd} was opened write-only`);
     if (!file.ops.read) throw new Errno("EINVAL", "read", `${file.inode.name} is not readable`);
-    const data = await file.ops.read(file, count, file.pos);
+    const data = await driverCall(this, file.ops, "read", () => file.ops.read!(file, count, file.pos));
     file.pos += data.length;
     return data;
   }
@@ -170,7 +180,7 @@ export class Process {
     check((file.flags & O_ACCMODE) !== O_RDONLY, "EBADF", "write", `fd ${fd} was opened read-only`);
     if (!file.ops.write) throw new Errno("EINVAL", "write", `${file.inode.name} is not writable`);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const n = file.ops.write(file, bytes, file.pos);
+    const n = driverCall(this, file.ops, "write", () => file.ops.write!(file, bytes, file.pos));
     file.pos += n;
     return n;
   }
@@ -180,7 +190,7 @@ export class Process {
     return this.sys("lseek", () => {
       const file = this.fds.get(fd, "lseek");
       if (!file.ops.llseek) throw new Errno("ESPIPE", "lseek", `${file.inode.name} (${file.ops.name}) is not seekable`);
-      file.pos = file.ops.llseek(file, offset, whence);
+      file.pos = driverCall(this, file.ops, "llseek", () => file.ops.llseek!(file, offset, whence));
       return file.pos;
     });
   }
@@ -203,7 +213,7 @@ export class Process {
       const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
       const vma = new VmArea(file.get(), this.nextAddr, len, offset / PAGE_SIZE, prot, flags);
       try {
-        file.ops.mmap(file, vma);
+        driverCall(this, file.ops, "mmap", () => file.ops.mmap!(file, vma));
         vma.seal();
       } catch (e) {
         vma.file.put(); // the op may have retargeted the vma (vma_set_file)
@@ -247,7 +257,7 @@ export class Process {
           else if (!file) p.revents = POLLNVAL;
           else {
             table.events = p.events | POLLERR | POLLHUP;
-            p.revents = (file.ops.poll ? file.ops.poll(file, table) : DEFAULT_POLLMASK) & table.events;
+            p.revents = (file.ops.poll ? driverCall(this, file.ops, "poll", () => file.ops.poll!(file, table)) : DEFAULT_POLLMASK) & table.events;
           }
           if (p.revents) n++;
         }
@@ -258,18 +268,22 @@ export class Process {
     const clock = this.kernel.clock;
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs * 1e6;
     while (n === 0 && clock.now() < deadline) {
+      // do_poll(): a pending signal ends the sleep (-ERESTARTNOHAND, EINTR in userspace).
+      if (signalPending(this)) throw new Errno("EINTR", "poll", "interrupted by a signal");
       const woken = new Promise<void>((resolve) => {
         const unsub = queues.map((q) => q.subscribe(() => done()));
+        const unsig = onSignal(this, () => done());
         const timer = deadline === Infinity ? undefined : clock.addTimer(deadline - clock.now(), () => done(), "poll timeout");
         const done = () => {
           unsub.forEach((u) => u());
+          unsig();
           clock.cancelTimer(timer);
           resolve();
         };
       });
       queues.length = 0;
       await clock.block(woken);
-      n = scan();
+      n = this.exited ? 0 : scan();
     }
     return n;
   }
@@ -333,6 +347,31 @@ export class Process {
     return this.sys("readlink", () => this.kernel.procReadlink(path.replace(/^\/proc\/self(?=\/|$)/, `/proc/${this.pid}`)));
   }
 
+  /**
+   * kill(2): sends `sig` to process `pid`. Signal 0 only checks that it exists (ESRCH if not).
+   * SIGINT, SIGTERM and SIGKILL take their default action: the target's interruptible sleeps end
+   * (signal_wake_up) and it exits as do_exit() would, closing its fds and unmapping everything;
+   * objects it shared stay alive while others hold them. Other signals: EINVAL (not modelled).
+   */
+  kill(pid: number, sig: number): void {
+    const target = this.sys("kill", () => {
+      check(Number.isInteger(sig) && sig >= 0 && sig <= 64, "EINVAL", "kill", `${sig} is not a signal number`);
+      const t = this.kernel.tasks.find((p) => p.pid === pid);
+      if (!t) throw new Errno("ESRCH", "kill", `no process with pid ${pid}`);
+      check(sig === 0 || TERMINATING.has(sig), "EINVAL", "kill", `signal ${sig}: only SIGINT, SIGKILL and SIGTERM (default action: terminate) are modelled`);
+      this.kernel.trace.emit("signal_generate", { sig, errno: 0, code: 0, comm: t.comm, pid: t.pid, grp: 1, res: 0 });
+      return t;
+    });
+    if (sig !== 0) target.die(sig);
+  }
+
+  /** The default action of a terminating signal: wake the task's sleeps, then do_exit(). */
+  private die(sig: number): void {
+    sendSignal(this);
+    this.termSignal = sig;
+    this.exit(128 + sig);
+  }
+
   /** exit(2): unmaps everything and closes every fd; the process is gone. */
   exit(code = 0): void {
     if (this.exited) return;
@@ -344,5 +383,31 @@ export class Process {
     });
     this.exitCode = code;
     this.kernel.reap(this);
+  }
+}
+
+/**
+ * Runs a driver's file operation for a syscall. An op that throws something other than an Errno
+ * (a bug in the driver: a TypeError is the model's NULL dereference) is contained as the kernel
+ * contains an oops in a syscall: a BUG line naming the driver in dmesg, and the call fails with
+ * EFAULT (bad memory access) or EIO (anything else). The model's hang detector passes through.
+ */
+function driverCall<T>(p: Process, ops: { readonly name: string }, op: string, fn: () => T): T {
+  const contain = (e: unknown): unknown => {
+    if (e instanceof Errno || e instanceof SimulationStalled) return e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    const fault = err instanceof TypeError || err instanceof RangeError;
+    const k = p.kernel;
+    k.addTaint(TAINT_DIE);
+    k.printk(`${fault ? "BUG: unable to handle page fault" : "kernel BUG"} in ${ops.name} ${op}: ${err.name}: ${err.message}`);
+    k.printk(`CPU: 0 PID: ${p.pid} Comm: ${p.comm} Tainted: G      D (${op} returns -${fault ? "EFAULT" : "EIO"})`);
+    k.trace.emit("driver_op_oops", { driver: ops.name, op, comm: p.comm, pid: p.pid, error: err.name });
+    return new Errno(fault ? "EFAULT" : "EIO", op, `driver ${ops.name} crashed in its ${op} op: ${err.name}: ${err.message} (see dmesg)`);
+  };
+  try {
+    const r = fn();
+    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(contain(e))) : r) as T;
+  } catch (e) {
+    throw contain(e);
   }
 }

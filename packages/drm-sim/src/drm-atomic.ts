@@ -5,7 +5,7 @@
  * events and out-fences are prepared, the state is swapped, and a commit worker waits for the
  * planes' fences before the hardware takes the new state and the flip completes at a vblank.
  */
-import { Errno, check, type DmaFence } from "@dmabuf/core";
+import { Errno, NSEC_PER_SEC, check, type DmaFence, type Timer } from "@dmabuf/core";
 import { WRITEBACK_FORMATS } from "./composer.js";
 import { DrmConnector, type ConnectorState } from "./drm-connector.js";
 import { DrmCrtc, type CrtcState, type PendingFlip, type WritebackJob } from "./drm-crtc.js";
@@ -319,7 +319,7 @@ export class DrmAtomic {
     const allDone = new Promise<void>((r) => (resolveAll = r));
     let pending = crtcs.size;
     const trackers = new Map<DrmCrtc, { flipDone: boolean; done: Promise<void> }>();
-    const previous = [...crtcs].map((c) => c.lastCommit?.done).filter((p): p is Promise<void> => p !== undefined);
+    const previous = [...crtcs].flatMap((c) => (c.lastCommit ? [{ crtc: c, commit: c.lastCommit }] : []));
     for (const c of crtcs) {
       const t = { flipDone: false, done: allDone };
       trackers.set(c, t);
@@ -330,9 +330,15 @@ export class DrmAtomic {
       if (--pending === 0) resolveAll();
     };
     if (pending === 0) resolveAll();
+    const kernel = this.kms.dev.kernel;
     const tail = async () => {
-      // drm_atomic_helper_wait_for_dependencies() and wait_for_fences()
-      await Promise.all(previous);
+      // drm_atomic_helper_wait_for_dependencies(): each CRTC's previous commit, 10 s each
+      // (drm_crtc_commit_wait), then wait_for_fences()
+      for (const { crtc, commit } of previous)
+        if (await this.timedOut(commit.done, "commit wait timeout")) {
+          kernel.printk("[drm:drm_crtc_commit_wait] *ERROR* flip_done timed out");
+          kernel.printk(`[drm:drm_atomic_helper_wait_for_dependencies] *ERROR* [CRTC:${crtc.id}:crtc-${crtc.index}] commit wait timed out`);
+        }
       const t0 = this.kms.dev.kernel.clock.now();
       await Promise.all(fences.map((x) => whenSignaled(x)));
       const trace = this.kms.dev.kernel.trace;
@@ -351,7 +357,7 @@ export class DrmAtomic {
           c.scheduleVblank();
         } else this.kms.sendFlip(c, flip);
       }
-      await allDone;
+      await this.waitForFlipDone(crtcs, trackers, allDone);
       // drm_atomic_helper_cleanup_planes(): the old framebuffers are no longer scanned out.
       for (const fb of oldFbs) fb.put();
     };
@@ -359,7 +365,29 @@ export class DrmAtomic {
     if (nonblock) return 0;
     return this.kms.dev.kernel.clock.block(work).then(() => 0);
   }
+
+  /**
+   * drm_atomic_helper_wait_for_flip_done(): waits up to 10 s for every CRTC's flip; a CRTC whose
+   * hardware never flips gets "[CRTC:id:name] flip_done timed out" in dmesg and the commit goes on
+   * (its event and out-fence stay pending until the CRTC is turned off).
+   */
+  private async waitForFlipDone(crtcs: Set<DrmCrtc>, trackers: Map<DrmCrtc, { flipDone: boolean }>, allDone: Promise<void>): Promise<void> {
+    if (!(await this.timedOut(allDone, "flip_done timeout"))) return;
+    for (const c of crtcs) if (!trackers.get(c)!.flipDone) this.kms.dev.kernel.printk(`[drm:drm_atomic_helper_wait_for_flip_done] *ERROR* [CRTC:${c.id}:crtc-${c.index}] flip_done timed out`);
+  }
+
+  /** wait_for_completion_timeout(done, 10 * HZ) == 0: true when `done` did not settle within 10 s. */
+  private async timedOut(done: Promise<void>, name: string): Promise<boolean> {
+    const clock = this.kms.dev.kernel.clock;
+    let timer: Timer | undefined;
+    const expired = await Promise.race([done.then(() => false), new Promise<boolean>((resolve) => (timer = clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), name)))]);
+    clock.cancelTimer(timer);
+    return expired;
+  }
 }
+
+/** drm_atomic_helper_wait_for_flip_done()'s wait_for_completion_timeout: 10 * HZ. */
+export const FLIP_DONE_TIMEOUT_NS = 10 * NSEC_PER_SEC;
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) => !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);
 

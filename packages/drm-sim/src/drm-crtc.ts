@@ -39,6 +39,8 @@ export class DrmCrtc {
   hwMode: U.drm_mode_modeinfo | null = null;
   /** The latest commit's flip_done, for drm_atomic_helper_setup_commit's stall check. */
   lastCommit: { flipDone: boolean; done: Promise<void> } | null = null;
+  /** The display controller stopped raising vblanks (fault point fail_device_stall) until vblank off. */
+  hung = false;
   /* drm_vblank_crtc */
   vblankCount = 0;
   vblankTimeNs = 0;
@@ -86,6 +88,7 @@ export class DrmCrtc {
 
   /** drm_crtc_vblank_off(): pending events are sent now with the current count. */
   vblankOff(): void {
+    this.hung = false;
     this.kms.dev.kernel.clock.cancelTimer(this.timer);
     this.timer = undefined;
     this.vblankTimeNs = this.kms.dev.kernel.clock.now();
@@ -94,7 +97,7 @@ export class DrmCrtc {
 
   /** Keeps the vblank timer running while someone waits for a vblank (events, writeback, frame listeners). */
   scheduleVblank(): void {
-    if (this.timer || !this.hwMode) return;
+    if (this.timer || !this.hwMode || this.hung) return;
     if (this.armed.length === 0 && this.writeback.length === 0 && this.frameListeners.size === 0) return;
     const clock = this.kms.dev.kernel.clock;
     const period = this.framedurNs;
@@ -106,6 +109,8 @@ export class DrmCrtc {
   private vblank(k: number): void {
     this.timer = undefined;
     const kernel = this.kms.dev.kernel;
+    // fail_device_stall: the display controller stops raising vblanks until the CRTC is turned off.
+    if (kernel.faults.shouldFail("fail_device_stall", this.kms.dev.device.name)) return void (this.hung = true);
     this.vblankCount = this.countAtOn + k;
     this.vblankTimeNs = kernel.clock.now();
     kernel.trace.emit("drm_vblank_event", { crtc: this.index, seq: this.vblankCount, time: this.vblankTimeNs, "high-prec": "true" });

@@ -1,4 +1,4 @@
-import { Errno, type Tracer } from "@dmabuf/core";
+import { Errno, type FaultInjection, type Tracer } from "@dmabuf/core";
 import { Bitmap } from "./internal/bitmap.js";
 import { hex, pagePtr } from "./internal/format.js";
 import type { PageAllocator } from "./page-allocator.js";
@@ -19,6 +19,8 @@ export class Cma {
   allocPagesSuccess = 0;
   allocPagesFail = 0;
   releasePagesSuccess = 0;
+  /** cma->mem_head: what the debugfs alloc file took. */
+  private readonly debugMem: { pfn: number; n: number }[] = [];
 
   constructor(
     readonly name: string,
@@ -30,6 +32,8 @@ export class Cma {
     private readonly pages: PageAllocator,
     private readonly trace?: Tracer,
     private readonly printk: (msg: string) => void = () => {},
+    /** The kernel's fault points: `fail_cma_alloc` makes cma_alloc() fail with ENOMEM. */
+    private readonly faults?: FaultInjection,
   ) {
     this.bitmap = new Bitmap(this.bitmapMaxno);
   }
@@ -82,6 +86,10 @@ export class Cma {
     const maxno = this.bitmapMaxno;
     const bits = this.pagesToBits(count);
     let ret = -12;
+    if (this.faults?.shouldFail("fail_cma_alloc", this.name, count * PAGE_SIZE)) {
+      this.finish(-1, count, align, ret);
+      return fail("fault injected (fail_cma_alloc)", ret);
+    }
     if (bits > maxno) {
       this.finish(-1, count, align, ret);
       return fail(`request exceeds the area's ${this.count} pages`, ret);
@@ -126,6 +134,36 @@ export class Cma {
 
   private finish(pfn: number, count: number, align: number, errorno: number): void {
     if (this.trace?.on) this.trace.emit("cma_alloc_finish", { name: this.name, pfn: pfn < 0 ? NO_PFN : hex(pfn), page: pfn < 0 ? "0000000000000000" : pagePtr(pfn), count, align, errorno });
+  }
+
+  /**
+   * debugfs `alloc` (cma_alloc_mem): allocates `count` pages, unaligned, and keeps them on the
+   * debug list, newest first. ENOMEM when cma_alloc fails.
+   */
+  debugAlloc(count: number): void {
+    this.debugMem.unshift({ pfn: this.alloc(count, 0), n: count });
+  }
+
+  /**
+   * debugfs `free` (cma_free_mem): releases `count` pages from the debug list, newest allocation
+   * first; with order_per_bit 0 the last one may be released in part.
+   */
+  debugFree(count: number): void {
+    while (count > 0) {
+      const mem = this.debugMem.shift();
+      if (!mem) return;
+      if (mem.n <= count) {
+        this.release(mem.pfn, mem.n);
+        count -= mem.n;
+      } else if (this.orderPerBit === 0) {
+        this.release(mem.pfn, count);
+        this.debugMem.unshift({ pfn: mem.pfn + count, n: mem.n - count });
+        count = 0;
+      } else {
+        this.debugMem.unshift(mem); // "cannot release partial block when order_per_bit != 0"
+        return;
+      }
+    }
   }
 
   /** The debugfs `bitmap` file: debugfs_create_u32_array output. */

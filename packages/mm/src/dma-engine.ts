@@ -1,6 +1,6 @@
 import { Errno, type Device, type SgTable, type Tracer } from "@dmabuf/core";
 import type { CopyCounter } from "./copy-counter.js";
-import type { DmaMapping } from "./dma-mapping.js";
+import type { DmaMapping, DmaMappingRecord } from "./dma-mapping.js";
 import type { CacheModel } from "./internal/cache-model.js";
 import { hex } from "./internal/format.js";
 import type { PhysicalMemory } from "./physical-memory.js";
@@ -22,6 +22,10 @@ export interface RowLayout {
  * fills a buffer writes into physical memory itself.
  */
 export class DmaEngine {
+  /** Per mapped table: its translated views, for writes and for reads. */
+  private readonly writeCache = new WeakMap<SgTable, { rec: DmaMappingRecord; generation: number; pieces: Uint8Array[]; starts: number[] }>();
+  private readonly readCache = new WeakMap<SgTable, { rec: DmaMappingRecord; generation: number; pieces: Uint8Array[]; starts: number[] }>();
+
   constructor(
     private readonly mem: PhysicalMemory,
     private readonly mapping: DmaMapping,
@@ -38,22 +42,56 @@ export class DmaEngine {
   views(dev: Device, sgt: SgTable, offset: number, len: number, write: boolean): Uint8Array[] {
     const rec = this.mapping.mappingOf(sgt);
     if (!rec || rec.dev !== dev) throw new Errno("EINVAL", "dma", `${dev.name}: DMA through a table that is not mapped for it`);
-    const out: Uint8Array[] = [];
-    let skip = offset;
-    let left = len;
-    for (let i = 0; i < sgt.nents && left > 0; i++) {
-      const s = sgt.sgl[i]!;
-      if (skip >= s.dmaLength) {
-        skip -= s.dmaLength;
-        continue;
-      }
-      const n = Math.min(s.dmaLength - skip, left);
-      this.busViews(dev, s.dmaAddress + skip, n, write, out);
-      left -= n;
-      skip = 0;
+    if (!(offset >= 0 && len >= 0 && offset + len <= this.dmaSize(sgt))) throw new Errno("EFAULT", "dma", `${dev.name}: access ${offset}+${len} is outside the ${sgt.size}-byte mapping`);
+    const all = this.translated(dev, sgt, rec, write);
+    // the pieces covering [offset, offset+len), trimmed at both ends
+    let lo = 0;
+    let hi = all.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (all.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    if (left > 0 || offset < 0) throw new Errno("EFAULT", "dma", `${dev.name}: access ${offset}+${len} is outside the ${sgt.size}-byte mapping`);
+    const out: Uint8Array[] = [];
+    for (let i = lo, left = len, at = offset - all.starts[lo]!; left > 0; i++, at = 0) {
+      const v = all.pieces[i]!;
+      const n = Math.min(v.length - at, left);
+      out.push(at === 0 && n === v.length ? v : v.subarray(at, at + n));
+      left -= n;
+    }
     return out;
+  }
+
+  /**
+   * The whole mapping as device-visible views, translated once per mapping and reused until the
+   * mapping or its IOMMU's translations change (a fault found then is found again each time).
+   * Read-only access skips the write-permission check, so a read translation is kept separately.
+   */
+  private translated(dev: Device, sgt: SgTable, rec: DmaMappingRecord, write: boolean): { pieces: Uint8Array[]; starts: number[] } {
+    const domain = rec.iova?.domain;
+    const key = write ? this.writeCache : this.readCache;
+    const hit = key.get(sgt);
+    if (hit && hit.rec === rec && hit.generation === (domain?.generation ?? 0)) return hit;
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < sgt.nents; i++) {
+      const s = sgt.sgl[i]!;
+      this.busViews(dev, s.dmaAddress, s.dmaLength, write, pieces);
+    }
+    const starts: number[] = [];
+    let at = 0;
+    for (const p of pieces) {
+      starts.push(at);
+      at += p.length;
+    }
+    const entry = { rec, generation: domain?.generation ?? 0, pieces, starts };
+    key.set(sgt, entry);
+    return entry;
+  }
+
+  private dmaSize(sgt: SgTable): number {
+    let n = 0;
+    for (let i = 0; i < sgt.nents; i++) n += sgt.sgl[i]!.dmaLength;
+    return n;
   }
 
   /** Zero-copy views of bus range [dmaAddr, dmaAddr+len) (single mappings, coherent buffers). */
@@ -127,6 +165,41 @@ export class DmaEngine {
         at += n;
       }
       this.copies.record("split-row", rowBytes);
+    }
+    this.traceXfer(dev, "write", rows * rowBytes);
+  }
+
+  /**
+   * Writes a plane row by row from `source(y)` (at least `rowBytes` long, e.g. a pattern generator's
+   * line buffer): each row is stored straight into the buffer, split across pieces where it
+   * straddles two, so no scratch copy is ever made. Every row is translated before any is written.
+   */
+  writeRowsFrom(dev: Device, sgt: SgTable, layout: RowLayout, source: (y: number) => Uint8Array): void {
+    const { offset, stride, rowBytes, rows } = layout;
+    if (rows <= 0) return;
+    if (stride < rowBytes) throw new Errno("EINVAL", "dma", `${dev.name}: stride ${stride} is smaller than a row (${rowBytes} bytes)`);
+    const pieces = this.views(dev, sgt, offset, (rows - 1) * stride + rowBytes, true);
+    let p = 0;
+    let base = 0;
+    for (let y = 0; y < rows; y++) {
+      const at = y * stride;
+      while (at >= base + pieces[p]!.length) base += pieces[p++]!.length;
+      const src = source(y);
+      if (src.length < rowBytes) throw new Errno("EINVAL", "dma", `${dev.name}: row ${y} source has ${src.length} bytes, ${rowBytes} needed`);
+      const seg = pieces[p]!;
+      const local = at - base;
+      if (local + rowBytes <= seg.length) {
+        seg.set(src.length === rowBytes ? src : src.subarray(0, rowBytes), local);
+        continue;
+      }
+      let done = 0;
+      for (let q = p, qb = base; done < rowBytes; qb += pieces[q++]!.length) {
+        const piece = pieces[q]!;
+        const from = at + done - qb;
+        const n = Math.min(piece.length - from, rowBytes - done);
+        piece.set(src.subarray(done, done + n), from);
+        done += n;
+      }
     }
     this.traceXfer(dev, "write", rows * rowBytes);
   }

@@ -103,9 +103,10 @@ export class DmaMapping {
    * space), EIO (an entry beyond the mask that swiotlb cannot bounce). A failure maps nothing.
    */
   dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs = 0): void {
-    check(isValidDmaDirection(dir), "EINVAL", "dma_map_sgtable", `invalid DMA direction ${dir}`);
-    check(!this.records.has(sgt), "EINVAL", "dma_map_sgtable", "the table is already mapped; each attachment maps its own copy");
-    check(sgt.origNents > 0, "EIO", "dma_map_sgtable", "the table has no entries");
+    // plain ifs: no message is built unless the call fails
+    if (!isValidDmaDirection(dir)) throw new Errno("EINVAL", "dma_map_sgtable", `invalid DMA direction ${dir}`);
+    if (this.records.has(sgt)) throw new Errno("EINVAL", "dma_map_sgtable", "the table is already mapped; each attachment maps its own copy");
+    if (sgt.origNents === 0) throw new Errno("EIO", "dma_map_sgtable", "the table has no entries");
     const rec = dev.iommu !== undefined ? this.mapSgIommu(dev, sgt, dir, attrs) : this.mapSgDirect(dev, sgt, dir, attrs);
     this.records.set(sgt, rec);
   }
@@ -181,7 +182,7 @@ export class DmaMapping {
    * with dmaMappingError) when the range cannot be reached or no IOVA space is left.
    */
   dmaMapPage(dev: Device, phys: number, size: number, dir: DmaDataDirection, attrs = 0): number {
-    check(isValidDmaDirection(dir), "EINVAL", "dma_map_page", `invalid DMA direction ${dir}`);
+    if (!isValidDmaDirection(dir)) throw new Errno("EINVAL", "dma_map_page", `invalid DMA direction ${dir}`);
     const skip = (attrs & DMA_ATTR_SKIP_CPU_SYNC) !== 0;
     const domain = this.domainOf(dev);
     let addr: number;
@@ -385,11 +386,12 @@ export class DmaMapping {
     const g = domain.minPagesz;
     const boundary = dev.segmentBoundaryMask + 1;
     const sgl = sgt.sgl;
-    const offs: number[] = [];
-    const lens: number[] = [];
+    const n = sgl.length;
+    const offs = new Float64Array(n);
+    const lens = new Float64Array(n);
     let iovaLen = 0;
     let prev = -1;
-    for (let i = 0; i < sgl.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = sgl[i]!;
       const off = offsetIn(s.phys, g);
       const rem = offsetIn(iovaLen, boundary);
@@ -409,26 +411,23 @@ export class DmaMapping {
     if (!iova) throw new Errno("ENOMEM", "dma_map_sgtable", `${dev.name}: no ${iovaLen}-byte IOVA range left below ${hex(Math.min(dev.dmaLimit, domain.apertureEnd))} in ${domain.iommu.name}`);
     // iommu_map_sg(): physically contiguous entries go in one iommu_map() call.
     const runs: PhysRun[] = [];
-    sgl.forEach((s, i) => {
-      const start = s.phys - offs[i]!;
+    for (let i = 0; i < n; i++) {
+      const start = sgl[i]!.phys - offs[i]!;
       const last = runs[runs.length - 1];
       if (last && last.phys + last.length === start) last.length += lens[i]!;
       else runs.push({ phys: start, length: lens[i]! });
-    });
+    }
     domain.mapSg(iova, runs, this.prot(dev, dir));
     if (!dev.coherent) for (const s of sgl) this.d.cache.attach(s.phys, s.length);
-    // __finalise_sg()
+    // __finalise_sg(): entries 0..count-1 receive the DMA segments, the rest DMA_MAPPING_ERROR/0.
     const segMask = dev.segmentBoundaryMask;
     const maxLen = this.maxSegmentSize(dev);
     let cur = 0;
     let curLen = 0;
     let count = 0;
     let dma = iova;
-    for (const s of sgl) {
-      s.dmaAddress = DMA_MAPPING_ERROR;
-      s.dmaLength = 0;
-    }
-    sgl.forEach((s, i) => {
+    for (let i = 0; i < n; i++) {
+      const s = sgl[i]!;
       const off = offs[i]!;
       // Unsigned int arithmetic as in the kernel: once an entry alone exceeds max_len, the
       // subtraction wraps and the following entries are concatenated onto it.
@@ -442,7 +441,11 @@ export class DmaMapping {
       sgl[cur]!.dmaLength = curLen;
       dma += lens[i]!;
       if (s.length + off < lens[i]!) curLen = 0;
-    });
+    }
+    for (let i = count; i < n; i++) {
+      sgl[i]!.dmaAddress = DMA_MAPPING_ERROR;
+      sgl[i]!.dmaLength = 0;
+    }
     sgt.nents = count;
     return { dev, dir, attrs: _attrs, bounce: [], iova: { domain, addr: iova, size: iovaLen } };
   }

@@ -78,6 +78,8 @@ export class IommuDomain {
   faults = 0;
   /** Bytes currently mapped. */
   mapped = 0;
+  /** Bumped whenever translations disappear, so that cached translations are rebuilt. */
+  generation = 0;
 
   constructor(
     readonly iommu: Iommu,
@@ -155,6 +157,14 @@ export class IommuDomain {
     const end = iova + size;
     let at = iova;
     let i = this.firstEndingAfter(iova);
+    // Fast path: runs covering the whole range without a hole unmap all of it.
+    for (let j = i, covered = iova; j < this.extents.length && this.extents[j]!.iova <= covered; j++) {
+      covered = extentEnd(this.extents[j]!);
+      if (covered >= end) {
+        at = end;
+        break;
+      }
+    }
     while (at < end) {
       const pg = this.pgsize(at, at, end - at);
       while (i < this.extents.length && extentEnd(this.extents[i]!) <= at) i++;
@@ -162,7 +172,10 @@ export class IommuDomain {
       if (!e || e.iova >= at + pg) break;
       at += pg;
     }
-    if (at > iova) this.cut(iova, at);
+    if (at > iova) {
+      this.cut(iova, at);
+      this.generation++;
+    }
     const unmapped = at - iova;
     this.mapped -= unmapped;
     if (this.trace?.on) this.trace.emit("unmap", { iova: hex16(iova), iova_end: hex16(end), size, unmapped_size: unmapped });

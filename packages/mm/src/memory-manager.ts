@@ -29,6 +29,13 @@ export interface MmOptions {
   readonly swiotlbSize?: number;
 }
 
+/** A page count written to a debugfs alloc/free file (DEFINE_DEBUGFS_ATTRIBUTE parses a u64). */
+function debugCount(text: string, file: string): number {
+  const n = Number(text.trim());
+  if (!Number.isSafeInteger(n) || n < 0) throw new Errno("EINVAL", "write", `cma debugfs ${file}: "${text.trim()}" is not a page count`);
+  return n;
+}
+
 /** Resolve the memory manager with `kernel.resolve(MM)`. */
 export const MM: InjectionToken<MemoryManager> = Symbol.for("@dmabuf/mm/MemoryManager");
 
@@ -71,7 +78,7 @@ export class MemoryManager {
     const printk = (m: string) => kernel.printk(m);
     this.copies = new CopyCounter(kernel.trace);
     this.mem = new PhysicalMemory(board.memory, this.copies);
-    this.pages = new PageAllocator(this.mem, kernel.trace);
+    this.pages = new PageAllocator(this.mem, kernel.trace, kernel.faults);
 
     // Reserved memory first (early_init_fdt_scan_reserved_mem), then the swiotlb pool below it.
     const taken: Range[] = [];
@@ -107,7 +114,7 @@ export class MemoryManager {
       areas.filter((a) => a.reusable).map((a) => pfnRange(a.range)),
     );
     const opb = options.cmaOrderPerBit ?? 0;
-    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk));
+    this.cmaAreas = areas.map((a) => new Cma(a.name, physToPfn(a.range.start), (a.range.end - a.range.start) / PAGE_SIZE, opb, a.reusable, this.pages, kernel.trace, printk, kernel.faults));
     this.iommus = new Map(board.iommus.map((i) => [i.name, new Iommu(i.name, [...i.pageSizes].sort((a, b) => a - b), i.iovaBits, kernel.trace)]));
     this.cache = new CacheModel(this.mem, this.copies);
     this.dma = new DmaMapping({ mem: this.mem, pages: this.pages, iommus: this.iommus, swiotlb: this.swiotlb, cache: this.cache, cmaFor: (d) => this.cmaFor(d), printk });
@@ -240,6 +247,8 @@ export class MemoryManager {
       vfs.createText(`${dbg}/used`, () => u(c.used));
       vfs.createText(`${dbg}/maxchunk`, () => u(c.maxchunk));
       vfs.createText(`${dbg}/bitmap`, () => c.bitmapText());
+      vfs.createText(`${dbg}/alloc`, () => "", (t) => c.debugAlloc(debugCount(t, "alloc")));
+      vfs.createText(`${dbg}/free`, () => "", (t) => c.debugFree(debugCount(t, "free")));
       const sys = `/sys/kernel/mm/cma/${c.name}`;
       vfs.createText(`${sys}/alloc_pages_success`, () => u(c.allocPagesSuccess));
       vfs.createText(`${sys}/alloc_pages_fail`, () => u(c.allocPagesFail));
@@ -255,7 +264,7 @@ export class MemoryManager {
     for (const h of this.heaps) dmaHeapRemove(this.kernel, h);
     for (const p of ["/proc/buddyinfo", "/proc/meminfo", PLACEMENT_DEBUGFS]) vfs.remove(p);
     for (const c of this.cmaAreas) {
-      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
+      for (const f of ["base_pfn", "count", "order_per_bit", "used", "maxchunk", "bitmap", "alloc", "free"]) vfs.remove(`/sys/kernel/debug/cma/${c.name}/${f}`);
       for (const f of ["alloc_pages_success", "alloc_pages_fail", "release_pages_success", "total_pages", "available_pages"]) vfs.remove(`/sys/kernel/mm/cma/${c.name}/${f}`);
     }
   }

@@ -1,4 +1,4 @@
-import type { Tracer } from "@dmabuf/core";
+import type { FaultInjection, Tracer } from "@dmabuf/core";
 import { pagePtr, hex } from "./internal/format.js";
 import { PAGE_SIZE, type PhysicalMemory } from "./physical-memory.js";
 
@@ -105,6 +105,8 @@ export class PageAllocator {
   constructor(
     private readonly mem: PhysicalMemory,
     private readonly trace?: Tracer,
+    /** The kernel's fault points: `fail_page_alloc` makes alloc_pages() fail (should_fail_alloc_page). */
+    private readonly faults?: FaultInjection,
   ) {
     this.zones = mem.banks.map((b) => new Zone(b.base + b.size <= 2 ** 32 ? "DMA32" : "Normal", b.startPfn, b.endPfn));
   }
@@ -180,6 +182,7 @@ export class PageAllocator {
    */
   allocPages(order: number, gfp: GfpFlags = {}): number {
     if (!(order >= 0 && order <= MAX_PAGE_ORDER)) return -1;
+    if (this.faults?.shouldFail("fail_page_alloc", undefined, PAGE_SIZE << order)) return -1;
     for (let zi = this.zones.length - 1; zi >= 0; zi--) {
       const z = this.zones[zi]!;
       if (gfp.limitPhys !== undefined && z.endPfn * PAGE_SIZE - 1 > gfp.limitPhys) continue;

@@ -140,3 +140,21 @@ describe("CMA (mm/cma.c)", () => {
     await expect(bootMm({ memory: [{ base: "0x40000000", size: "64M" }], reservedMemory: [{ name: "bad", size: "4M", base: "0x40001000" }] })).rejects.toThrow(/must be aligned/);
   });
 });
+
+describe("CMA debugfs alloc/free (mm/cma_debug.c)", () => {
+  it("writing a page count to alloc allocates, to free releases newest first (in part when order_per_bit is 0)", async () => {
+    const { k, m } = await bootMm(board());
+    const cma = m.cma("cam-cma")!;
+    const p = k.spawn("sh");
+    await p.writeFile("/sys/kernel/debug/cma/cam-cma/alloc", "10\n");
+    await p.writeFile("/sys/kernel/debug/cma/cam-cma/alloc", "20\n");
+    expect(cma.used).toBe(30);
+    await p.writeFile("/sys/kernel/debug/cma/cam-cma/free", "25");
+    expect(cma.used).toBe(5); // the 20 went, then 5 of the 10
+    expect([cma.bitmap.test(0), cma.bitmap.test(4), cma.bitmap.test(5), cma.bitmap.test(9), cma.bitmap.test(10)]).toEqual([false, false, true, true, false]);
+    await expect(p.writeFile("/sys/kernel/debug/cma/cam-cma/alloc", "5000")).rejects.toMatchObject({ code: "ENOMEM" });
+    await expect(p.writeFile("/sys/kernel/debug/cma/cam-cma/alloc", "ten")).rejects.toMatchObject({ code: "EINVAL" });
+    await p.writeFile("/sys/kernel/debug/cma/cam-cma/free", "100");
+    expect(cma.used).toBe(0);
+  });
+});

@@ -130,3 +130,19 @@ describe("single mappings (dma_map_page)", () => {
     expect(() => m.dma.dmaUnmapPage(dev, addr, 64, DMA_BIDIRECTIONAL)).toThrow(/not allocated/);
   });
 });
+
+describe("DmaEngine.writeRowsFrom", () => {
+  it("stores rows from a line buffer, splitting straddling rows across pieces with no copy counted", async () => {
+    const { m } = await bootMm();
+    const dev = m.device("disp0");
+    const a = m.pages.allocPages(0);
+    const b = m.pages.allocPages(1) + 1;
+    const sgt = SgTable.fromRuns([{ phys: a * 4096, length: 4096 }, { phys: b * 4096, length: 4096 }]);
+    m.dmaMapSgtable(dev, sgt, DMA_BIDIRECTIONAL);
+    m.engine.writeRowsFrom(dev, sgt, { offset: 0, stride: 3000, rowBytes: 3000, rows: 2 }, (y) => pattern(3000, y));
+    expect(sameBytes(m.engine.read(dev, sgt, 0, 3000), pattern(3000, 0))).toBe(true);
+    expect(sameBytes(m.engine.read(dev, sgt, 3000, 3000), pattern(3000, 1))).toBe(true);
+    expect(m.copies.count).toBe(0);
+    expect(() => m.engine.writeRowsFrom(dev, sgt, { offset: 0, stride: 100, rowBytes: 100, rows: 1 }, () => new Uint8Array(10))).toThrow(/EINVAL/);
+  });
+});

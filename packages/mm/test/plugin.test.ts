@@ -12,7 +12,7 @@ describe("the mm plugin", () => {
     expect(m.swiotlb).toBeUndefined(); // all RAM below 4 GiB
     expect(k.dmesg()).toContain("Reserved memory: created CMA memory pool at 0x0000000070000000, size 256 MiB");
     expect(k.vfs.readdir("/dev/dma_heap")).toEqual(["deferred", "linux,cma", "system"]);
-    expect(k.vfs.readdir("/sys/kernel/debug/cma/linux,cma")).toEqual(["base_pfn", "bitmap", "count", "maxchunk", "order_per_bit", "used"]);
+    expect(k.vfs.readdir("/sys/kernel/debug/cma/linux,cma")).toEqual(["alloc", "base_pfn", "bitmap", "count", "free", "maxchunk", "order_per_bit", "used"]);
   });
 
   it("gives every kernel its own memory manager", async () => {

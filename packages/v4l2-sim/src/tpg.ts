@@ -279,9 +279,13 @@ export class Tpg {
       const vdiv = i ? this.fi.vdiv : 1;
       const start = Math.round(s * t.bytesPerPixel);
       const { memPlane, offset, stride, lines } = t.plane;
+      // One view per distinct row this frame (bars: one for the whole plane), not one per line.
+      const slices = new Map<number, Uint8Array>();
       sink.writeRows(memPlane, { offset, stride, rowBytes: t.rowBytes, rows: lines }, (line) => {
         const y = line * vdiv;
-        const row = t.rows.get(rowKey(this.pattern, y, this.height))!.subarray(start, start + t.rowBytes);
+        const key = rowKey(this.pattern, y, this.height);
+        let row = slices.get(key);
+        if (!row) slices.set(key, (row = t.rows.get(key)!.subarray(start, start + t.rowBytes)));
         return i === 0 && this.showCounter && y >= OSD_Y && y < OSD_Y + GLYPH_H * SCALE ? this.counterRow(row, y - OSD_Y, n) : row;
       });
       bytes += t.rowBytes * lines;

@@ -366,26 +366,17 @@ export class VideoDevice {
     return q;
   }
 
-  /** vb2_ioctl_reqbufs() */
+  /** vb2_ioctl_reqbufs(): REQBUFS(0) gives up ownership, any other count takes it. */
   private vb2IoctlReqbufs(fh: V4l2Fh, rb: v4l2_requestbuffers): void {
     const q = this.vbq("VIDIOC_REQBUFS");
-    if (this.queueBusy(fh)) {
-      // Capabilities and memory type are checked first; the busy check follows.
-      q.verifyMemoryType(rb.memory, rb.type, "VIDIOC_REQBUFS");
-      throw new Errno("EBUSY", "VIDIOC_REQBUFS", "the buffers belong to another file handle");
-    }
-    vb2Reqbufs(q, rb);
+    vb2Reqbufs(q, rb, this.queueBusy(fh));
     q.owner = rb.count ? fh : undefined;
   }
 
   /** vb2_ioctl_create_bufs() */
   private vb2IoctlCreateBufs(fh: V4l2Fh, cb: v4l2_create_buffers): void {
     const q = this.vbq("VIDIOC_CREATE_BUFS");
-    if (cb.count !== 0 && this.queueBusy(fh)) {
-      q.verifyMemoryType(cb.memory, cb.format.type, "VIDIOC_CREATE_BUFS");
-      throw new Errno("EBUSY", "VIDIOC_CREATE_BUFS", "the buffers belong to another file handle");
-    }
-    vb2CreateBufs(q, cb);
+    vb2CreateBufs(q, cb, this.queueBusy(fh));
     if (cb.count) q.owner = fh;
   }
 

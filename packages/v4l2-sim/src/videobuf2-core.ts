@@ -623,6 +623,7 @@ export class Vb2Queue {
   bufferDone(vb: Vb2Buffer, state: Vb2BufferState): void {
     if (vb.state !== VB2_BUF_STATE_ACTIVE) throw new Error(`vb2_buffer_done: buffer ${vb.index} is not ACTIVE (${stateName(vb.state)})`);
     if (state !== VB2_BUF_STATE_DONE && state !== VB2_BUF_STATE_ERROR && state !== VB2_BUF_STATE_QUEUED) state = VB2_BUF_STATE_ERROR;
+    if (state === VB2_BUF_STATE_DONE && this.kernel.faults.shouldFail("fail_vb2_buffer_done", this.dev.name)) state = VB2_BUF_STATE_ERROR;
     this.trace("vb2_buf_done", vb);
     if (state !== VB2_BUF_STATE_QUEUED && vb.memory !== V4L2_MEMORY_DMABUF) for (const p of vb.planes) this.memOps.finish?.(p.memPriv);
     vb.synced = false;

@@ -3,7 +3,7 @@
  * checks and conversion, the vb2_* ioctl implementations and the vb2_ioctl_* / vb2_fop_* helpers a
  * driver plugs into its ioctl table and file operations.
  */
-import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, type PollTable } from "@dmabuf/core";
+import { Errno, O_ACCMODE, O_CLOEXEC, POLLIN, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, check, dmaBufFd, dmaBufPut, type PollTable } from "@dmabuf/core";
 import {
   VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DEQUEUED, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_IN_REQUEST,
   VB2_BUF_STATE_QUEUED, VB2_DMABUF, VB2_MMAP, VB2_USERPTR, type Vb2Queue, type Vb2Buffer, type Vb2BufOps,
@@ -196,8 +196,11 @@ export function vb2BufCaps(q: Vb2Queue): number {
   return caps;
 }
 
-/** vb2_reqbufs() */
-export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers): void {
+/**
+ * vb2_reqbufs(); with `busy` (another file handle owns the queue) it is vb2_ioctl_reqbufs(), which
+ * fails with EBUSY after the memory-type check and after reporting the capabilities.
+ */
+export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers, busy = false): void {
   let err: unknown;
   try {
     q.verifyMemoryType(req.memory, req.type, "VIDIOC_REQBUFS");
@@ -208,11 +211,12 @@ export function vb2Reqbufs(q: Vb2Queue, req: v4l2_requestbuffers): void {
   req.capabilities = vb2BufCaps(q);
   req.flags = 0;
   if (err) throw err;
+  if (busy) throw new Errno("EBUSY", "VIDIOC_REQBUFS", "the buffers belong to another file handle");
   req.count = q.reqbufs(req.memory, req.count);
 }
 
-/** vb2_create_bufs() */
-export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
+/** vb2_create_bufs(); `busy` as for {@link vb2Reqbufs} (vb2_ioctl_create_bufs). */
+export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers, busy = false): void {
   const call = "VIDIOC_CREATE_BUFS";
   const f = create.format;
   let err: unknown;
@@ -240,6 +244,7 @@ export function vb2CreateBufs(q: Vb2Queue, create: v4l2_create_buffers): void {
   }
   check(sizes.every((s) => s > 0), "EINVAL", call, "sizeimage 0 in the requested format");
   if (err) throw err;
+  if (busy) throw new Errno("EBUSY", call, "the buffers belong to another file handle");
   const [first, count] = q.createBufs(create.memory, create.count, sizes);
   create.index = first;
   create.count = count;
@@ -285,7 +290,13 @@ function afterDqbuf(q: Vb2Queue, b: v4l2_buffer): void {
 export function vb2Expbuf(q: Vb2Queue, eb: v4l2_exportbuffer): void {
   if (eb.flags & ~(O_CLOEXEC | O_ACCMODE)) throw new Errno("EINVAL", "VIDIOC_EXPBUF", `invalid flags 0x${eb.flags.toString(16)}`);
   const dbuf = q.expbuf(eb.type, eb.index, eb.plane, eb.flags & O_ACCMODE);
-  eb.fd = dmaBufFd(dbuf, eb.flags & ~O_ACCMODE);
+  try {
+    eb.fd = dmaBufFd(dbuf, eb.flags & ~O_ACCMODE);
+  } catch (e) {
+    // vb2_core_expbuf(): a failed dma_buf_fd (EMFILE) drops the new buffer with dma_buf_put
+    dmaBufPut(dbuf);
+    throw e;
+  }
 }
 
 /** vb2_streamon() / vb2_streamoff() */

@@ -5,7 +5,7 @@
  * interval through the device's DMA engine into the next queued buffer.
  */
 import { inject, injectable, type InjectionToken } from "tsyringe";
-import { KERNEL, check, type Device, type Kernel, type PlatformDriver } from "@dmabuf/core";
+import { KERNEL, check, type Device, type Kernel, type PlatformDriver, type Timer } from "@dmabuf/core";
 import { planeSink } from "./internal/plane-sink.js";
 import { v4l2FillPixfmtMp, v4l2FormatInfo, componentPlanes, V4L2_FORMATS, V4L2_PIXEL_ENC_RGB, type V4l2FormatInfo } from "./formats.js";
 import { TPG_MOVE_NONE, TPG_MOVE_STRINGS, TPG_PATTERN_STRINGS, Tpg } from "./tpg.js";
@@ -76,7 +76,7 @@ export class VividDevice {
   private readonly active: Vb2Buffer[] = [];
   /** Frame periods since STREAMON (vid_cap_seq_count); dropped frames count too. */
   private seq = 0;
-  private timer: ReturnType<Kernel["clock"]["addTimer"]> | undefined;
+  private timer: Timer | undefined;
   private readonly track: string;
   /** Frames written and frames dropped for lack of a buffer since boot. */
   readonly stats = { frames: 0, dropped: 0, bytes: 0 };
@@ -266,6 +266,8 @@ export class VividDevice {
 
   /** One frame period (vivid_thread_vid_cap): fill the oldest active buffer or drop the frame. */
   private captureFrame(): void {
+    // fail_device_stall: the hardware hangs; no frame completes until STREAMOFF resets it.
+    if (this.kernel.faults.shouldFail("fail_device_stall", this.dev.name)) return void (this.timer = undefined);
     const now = this.kernel.clock.now();
     const interval = this.intervalNs;
     const seq = this.seq++;
