@@ -10,5 +10,8 @@ const tsx = require.resolve("tsx");
 // The root tsconfig covers every workspace package, so tsx compiles their decorators too.
 const tsconfig = fileURLToPath(new URL("../../../tsconfig.json", import.meta.url));
 const env = { ...process.env, TSX_TSCONFIG_PATH: tsconfig };
-const r = spawnSync(process.execPath, ["--conditions=@dmabuf/source", "--import", tsx, cli, ...process.argv.slice(2)], { stdio: "inherit", env });
+// `pnpm demo -- --png` forwards the "--" separator too: drop it.
+const args = process.argv.slice(2);
+if (args[0] === "--") args.shift();
+const r = spawnSync(process.execPath, ["--conditions=@dmabuf/source", "--import", tsx, cli, ...args], { stdio: "inherit", env });
 process.exit(r.status ?? 1);

@@ -30,6 +30,7 @@ const program = new Command("soc-demo")
   .option("--fps <n>", "camera frame rate", int("--fps", 1, 240), 30)
   .addOption(new Option("-p, --pipeline <variant>", Object.entries(VARIANTS).map(([k, v]) => `${k}: ${v}`).join("; ")).choices(Object.keys(VARIANTS)).default("full"))
   .option("--board <file>", "board description (JSON); default: the built-in SoC")
+  .option("--heap <name>", "capture into dma-heap buffers (system, linux,cma, deferred) instead of the camera's own")
   .option("--plugin <package>", "the ISP driver plugin of --pipeline isp (a package name or path); default @example/out-of-tree-isp")
   .option("--compare", "run the copy baseline and the zero-copy pipeline side by side")
   .option("--out <dir>", "where files go", "out")
@@ -42,7 +43,7 @@ const program = new Command("soc-demo")
   .option("--serve [port]", "serve a live web view on 127.0.0.1 (default port 8080; 0 picks one); runs in real time until Ctrl-C");
 
 interface Cli {
-  frames: number; size: readonly [number, number]; format: FormatName; fps: number; pipeline: Variant; board?: string; plugin?: string;
+  frames: number; size: readonly [number, number]; format: FormatName; fps: number; pipeline: Variant; board?: string; heap?: string; plugin?: string;
   compare?: boolean; out: string; trace?: string; png?: string | boolean; mjpeg: boolean; bufinfo?: boolean; explain?: boolean; realtime?: boolean;
   serve?: string | boolean;
 }
@@ -55,7 +56,7 @@ async function serve(o: Cli, board: string | undefined): Promise<never> {
   process.stdout.write(`soc-demo: live view at ${view.url} (Ctrl-C to stop)\n`);
   for (;;)
     await runPipeline({
-      variant: o.pipeline === "copy" ? "full" : o.pipeline, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
+      variant: o.pipeline.startsWith("copy") ? "full" : o.pipeline, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
       realtime: true, onDisplay: view.update, ...(board !== undefined && { board }),
     });
 }
@@ -65,15 +66,18 @@ async function main(): Promise<void> {
   const o = program.opts<Cli>();
   const board = o.board === undefined ? undefined : readBoard(o.board);
   if (o.serve !== undefined && o.serve !== false) await serve(o, board);
-  const variants: Variant[] = o.compare ? ["copy", o.pipeline === "copy" ? "full" : o.pipeline] : [o.pipeline];
+  // --compare: the copy baseline with the same consumers, then the zero-copy pipeline
+  const zeroCopy: Variant = o.pipeline === "copy" ? "full" : o.pipeline === "copy-display" ? "display" : o.pipeline;
+  const variants: Variant[] = o.compare ? [zeroCopy === "display" ? "copy-display" : "copy", zeroCopy] : [o.pipeline];
   const pngDir = o.png === undefined || o.png === false ? undefined : typeof o.png === "string" ? o.png : join(o.out, "frames");
   const results: RunSummary[] = [];
   for (const variant of variants) {
     const opts: PipelineOptions = {
       variant, frames: o.frames, width: o.size[0], height: o.size[1], format: o.format, fps: o.fps,
       ...(board !== undefined && { board }), ...(o.realtime && { realtime: true }), ...(o.plugin !== undefined && { plugin: o.plugin }),
-      ...(pngDir && variant !== "copy" && { pngDir }),
-      ...(o.mjpeg && variant !== "copy" && variant !== "display" && variant !== "isp" && { mjpegFile: join(o.out, "capture.mjpeg") }),
+      ...(o.heap !== undefined && { heap: o.heap }),
+      ...(pngDir && !variant.startsWith("copy") && { pngDir }),
+      ...(o.mjpeg && (variant === "full" || variant === "encode") && { mjpegFile: join(o.out, "capture.mjpeg") }),
     };
     if (opts.mjpegFile) mkdirSync(o.out, { recursive: true });
     const progress = progressReporter(`${variant}`, o.frames);
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
     if (o.trace) {
       const file = variants.length > 1 ? o.trace.replace(/(\.json)?$/, `-${variant}.json`) : o.trace;
       mkdirSync(dirname(resolve(file)), { recursive: true });
-      writeFileSync(file, JSON.stringify(r.trace));
+      writeFileSync(file, JSON.stringify(r.trace()));
       r.files.push(file);
     }
     results.push(r);

@@ -180,7 +180,7 @@ export async function runIspPipeline(o: PipelineOptions): Promise<RunSummary> {
     variant: "isp", frames: o.frames, captured, encoded: 0, displayed, dropped, virtualNs: kernel.clock.now(), wallMs: performance.now() - wall0,
     latency: [stat("capture -> ISP done", latency.isp), stat("capture -> on screen", latency.screen)],
     frameworkCopiedBytes: mem.copies.bytes, appCopiedBytes: 0, cmaUsedBytes: cma ? cma.used * 4096 : 0, cmaLargestFreeBytes: cma ? cma.maxchunk * 4096 : 0,
-    buffersAliveAtPeak: BUFFERS, bufinfo, placement: "", files, trace: kernel.trace.chromeTrace(), mjpegBytes: 0, framesChecked,
+    buffersAliveAtPeak: BUFFERS, bufinfo, placement: "", files, trace: () => kernel.trace.chromeTrace(), mjpegBytes: 0, framesChecked,
   };
   kernel.shutdown();
   return summary;

@@ -9,23 +9,24 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import "reflect-metadata";
 import {
-  DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_SYNC_READ, Kernel, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_SYNC_READ, Kernel, MAP_SHARED, O_CLOEXEC, O_RDWR, isErrno, PROT_READ, PROT_WRITE,
   WaitQueue, type BootOptions, type DriverPlugin, type VmArea,
 } from "@dmabuf/core";
 import codecSim, { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION } from "@dmabuf/codec-sim";
 import drmSim, * as D from "@dmabuf/drm-sim";
-import mm, { MM } from "@dmabuf/mm";
+import mm, { DMA_HEAP_IOCTL_ALLOC, MM } from "@dmabuf/mm";
 import v4l2Sim, { V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, readFrameCounter } from "@dmabuf/v4l2-sim";
 import { runIspPipeline } from "./isp-pipeline.js";
 import * as K from "./userspace/drm.js";
 import * as V from "./userspace/v4l2.js";
 
-export type Variant = "full" | "display" | "encode" | "copy" | "isp";
+export type Variant = "full" | "display" | "encode" | "copy" | "copy-display" | "isp";
 export const VARIANTS: Record<Variant, string> = {
   full: "camera -> encoder (MJPEG file) + display, zero copy",
   display: "camera -> display, zero copy",
   encode: "camera -> encoder, zero copy",
   copy: "USERPTR capture, then CPU copies into the encoder's and the display's buffers (what dma-buf replaced)",
+  "copy-display": "USERPTR capture, then a CPU copy into the display's buffer",
   isp: "camera (YUYV) -> an ISP driver plugin (--plugin, default @example/out-of-tree-isp) -> display (NV12), zero copy",
 };
 
@@ -44,6 +45,12 @@ export interface PipelineOptions {
   fps: number;
   /** Board JSON text; default: the built-in SoC board. */
   board?: string;
+  /**
+   * Capture into buffers from /dev/dma_heap/<heap> (V4L2_MEMORY_DMABUF) instead of the camera's own
+   * MMAP buffers: "system" (scattered pages), "linux,cma" (contiguous) or "deferred" (placed at first
+   * map to satisfy every device attached by then).
+   */
+  heap?: string;
   /** The "isp" variant's driver plugin: a package name (loaded like a board config names one) or an instance. */
   plugin?: string | DriverPlugin;
   realtime?: boolean;
@@ -93,7 +100,8 @@ export interface RunSummary {
   bufinfo: string;
   placement: string;
   files: string[];
-  trace: object;
+  /** The run's trace as Chrome trace-event JSON (built on demand: it is large). */
+  trace: () => object;
   mjpegBytes: number;
   framesChecked: number;
 }
@@ -155,7 +163,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   const stats = new Stats();
   const files: string[] = [];
   const useDisplay = o.variant !== "encode";
-  const useEncoder = o.variant !== "display";
+  const useEncoder = o.variant !== "display" && o.variant !== "copy-display";
   const fmt = FORMATS[o.format];
   // The encoder needs 16-line-aligned height and 64-byte-aligned stride: the camera captures that
   // layout and the others crop (the usual fix for the "codec alignment" mismatch).
@@ -177,17 +185,34 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     Object.assign(pix, await V.setFormat(camera, cam, V.CAP, fmt.v4l2, o.width, codedH));
   }
   await V.setFrameRate(camera, cam, o.fps);
-  const copyMode = o.variant === "copy";
+  const copyMode = o.variant === "copy" || o.variant === "copy-display";
   let camMaps: VmArea[] = [];
   let userBufs: Uint8Array[] = [];
   let camFds: number[] = [];
   if (copyMode) {
     await V.requestBuffers(camera, cam, V.CAP, 2 /* USERPTR */, BUFFERS);
     userBufs = Array.from({ length: BUFFERS }, () => new Uint8Array(pix.sizeimage));
+  } else if (o.heap !== undefined) {
+    // A central allocator (as on Android and ChromeOS): the camera imports heap buffers.
+    const heapPath = `/dev/dma_heap/${o.heap}`;
+    if (!kernel.vfs.exists(heapPath)) throw new PipelineError(`no dma-heap "${o.heap}" on this board (have: ${camera.readdir("/dev/dma_heap").join(", ")})`);
+    const heap = camera.open(heapPath, O_RDWR);
+    for (let i = 0; i < BUFFERS; i++) {
+      const alloc = { len: pix.sizeimage, fd: 0, fd_flags: O_RDWR | O_CLOEXEC, heap_flags: 0 };
+      await camera.ioctl(heap, DMA_HEAP_IOCTL_ALLOC, alloc);
+      camFds.push(alloc.fd);
+    }
+    camera.close(heap);
+    await V.requestBuffers(camera, cam, V.CAP, V4L2_MEMORY_DMABUF, BUFFERS);
   } else {
     camMaps = await V.mmapBuffers(camera, cam, V.CAP, BUFFERS);
     camFds = await V.exportBuffers(camera, cam, V.CAP, BUFFERS);
   }
+  const heapMode = o.heap !== undefined && !copyMode;
+  const queueCapture = (index: number) =>
+    copyMode ? V.qbufUserptr(camera, cam, V.CAP, index, userBufs[index]!)
+    : heapMode ? V.qbufDmabuf(camera, cam, V.CAP, index, camFds[index]!, pix.sizeimage, 0)
+    : V.qbufMmap(camera, cam, V.CAP, index);
 
   // --- SCM_RIGHTS: the camera hands its dma-bufs to the consumers ---
   const encFds = useEncoder && !copyMode ? camera.sendFds(encoder, camFds) : [];
@@ -243,7 +268,11 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         await compositor.ioctl(card, D.DRM_IOCTL_MODE_MAP_DUMB, md);
         dumbMaps.push(compositor.mmap(null, dumb.size!, PROT_READ | PROT_WRITE, MAP_SHARED, card, md.offset!));
         handle = dumb.handle!;
-      } else handle = await K.primeImport(compositor, card, dispFds[i]!);
+      } else handle = await K.primeImport(compositor, card, dispFds[i]!).catch((e: unknown) => {
+        if (isErrno(e, "EINVAL") && o.heap !== undefined)
+          throw new PipelineError(`the display (vkms.0, no IOMMU) cannot scan out a buffer from the "${o.heap}" heap: it is not physically contiguous (PRIME import: ${(e as Error).message}); use --heap linux,cma or --heap deferred`);
+        throw e;
+      });
       fbs.push(await K.addFb2(compositor, card, o.width, o.height, fmt.drm, new Array<number>(planes).fill(handle), pitches, offsets));
     }
     await K.modeset(compositor, card, pipe, mode, fbs[0]!, o.width, o.height);
@@ -270,22 +299,20 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   let captured = 0;
   let dropped = 0;
   const cameraProc = async () => {
-    for (let i = 0; i < BUFFERS; i++) {
-      if (copyMode) await V.qbufUserptr(camera, cam, V.CAP, i, userBufs[i]!);
-      else await V.qbufMmap(camera, cam, V.CAP, i);
-    }
+    // The first QBUF maps the buffers: the consumers have attached by now, so a deferred heap
+    // places them where every device can reach them.
+    for (let i = 0; i < BUFFERS; i++) await queueCapture(i);
     await V.streamOn(camera, cam, V.CAP);
     let lastSeq = -1;
     const requeue = (async () => {
       for (;;) {
         const index = await released.recv();
         if (index === undefined) return;
-        if (copyMode) await V.qbufUserptr(camera, cam, V.CAP, index, userBufs[index]!);
-        else await V.qbufMmap(camera, cam, V.CAP, index);
+        await queueCapture(index);
       }
     })();
     while (captured < o.frames) {
-      const b = await V.dqbuf(camera, cam, V.CAP, copyMode ? 2 : 1);
+      const b = await V.dqbuf(camera, cam, V.CAP, copyMode ? 2 : heapMode ? V4L2_MEMORY_DMABUF : 1);
       dropped += b.sequence - lastSeq - 1;
       lastSeq = b.sequence;
       captured++;
@@ -364,6 +391,8 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         files.push(file);
       }
       if (o.onDisplay && frame) o.onDisplay(await snapshot(f.sequence, frame));
+      // heap buffers are mapped for the CPU only once placed (an early mmap would place them for the CPU)
+      if (heapMode) camMaps[f.index] ??= camera.mmap(null, pix.sizeimage, PROT_READ, MAP_SHARED, camFds[f.index]!, 0);
       if (!copyMode && o.format === "NV12" && readFrameCounter(camMaps[f.index]!.view(0, pix.bytesperline * o.height), fmt.v4l2, pix.bytesperline) === f.sequence) framesChecked++;
       // The previous buffer leaves the screen with this flip: give it back to the camera.
       if (!copyMode && onScreen >= 0) release(onScreen, "display");
@@ -406,7 +435,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     virtualNs: kernel.clock.now(), wallMs: performance.now() - wall0, latency: stats.table(),
     frameworkCopiedBytes: mem.copies.bytes, appCopiedBytes: appCopied,
     cmaUsedBytes: cma ? cma.used * 4096 : 0, cmaLargestFreeBytes: cma ? cma.maxchunk * 4096 : 0,
-    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
+    buffersAliveAtPeak: peakBuffers, bufinfo, placement, files, trace: () => kernel.trace.chromeTrace(), mjpegBytes, framesChecked,
   };
   kernel.shutdown();
   return summary;

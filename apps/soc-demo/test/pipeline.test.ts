@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanoutFrame } from "@dmabuf/drm-sim";
 import { readFrameCounter, V4L2_PIX_FMT_XBGR32 } from "@dmabuf/v4l2-sim";
+import { sharpJpegBackend } from "@dmabuf/codec-sim";
 import { runPipeline } from "../src/pipeline.js";
 
 const small = { frames: 8, width: 320, height: 240, format: "NV12" as const, fps: 30 };
@@ -21,10 +22,12 @@ describe("soc-demo pipeline (camera -> encoder -> display as three processes sha
       const bytes = new Uint8Array(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength);
       expect(readFrameCounter(bytes, V4L2_PIX_FMT_XBGR32, img.width * 4)).toBe(i);
     }
-    // Motion-JPEG: 8 concatenated JPEGs (SOI ... EOI).
+    // Motion-JPEG: 8 concatenated JPEGs (SOI ... EOI), each of which decodes to the captured size.
     const mjpeg = readFileSync(join(dir, "out.mjpeg"));
     const soi = [...mjpeg.keys()].filter((i) => mjpeg[i] === 0xff && mjpeg[i + 1] === 0xd8 && mjpeg[i + 2] === 0xff);
     expect(soi.length).toBe(8);
+    const first = await sharpJpegBackend.decode(mjpeg.subarray(soi[0], soi[1]));
+    expect([first.width, first.height]).toEqual([320, 240]);
     expect(r.latency.map((l) => l.stage).sort()).toEqual(["capture -> encoded", "capture -> on screen"]);
   });
 
@@ -39,8 +42,18 @@ describe("soc-demo pipeline (camera -> encoder -> display as three processes sha
   it("produces the same trace twice (deterministic virtual time)", async () => {
     const a = await runPipeline({ ...small, variant: "display", frames: 4 });
     const b = await runPipeline({ ...small, variant: "display", frames: 4 });
-    expect(JSON.stringify(a.trace)).toBe(JSON.stringify(b.trace));
+    expect(JSON.stringify(a.trace())).toBe(JSON.stringify(b.trace()));
     expect(a.virtualNs).toBe(b.virtualNs);
+  });
+
+  it("with the deferred heap, buffers are placed once the display has attached: contiguous CMA, explained (placement)", async () => {
+    const r = await runPipeline({ ...small, variant: "full", heap: "deferred" });
+    expect(r).toMatchObject({ displayed: 8, encoded: 8, frameworkCopiedBytes: 0, framesChecked: 8 });
+    expect(r.placement).toMatch(/deferred .* cma:linux,cma .*vkms\.0 \[contiguous \(no IOMMU\)/);
+  });
+
+  it("a scattered system-heap buffer cannot be scanned out by a display without an IOMMU: EINVAL, explained", async () => {
+    await expect(runPipeline({ ...small, variant: "display", heap: "system" })).rejects.toThrow(/cannot scan out a buffer from the "system" heap: it is not physically contiguous .*EINVAL/);
   });
 
   it("rejects an impossible size with a clear message", async () => {

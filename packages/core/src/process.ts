@@ -6,7 +6,7 @@ import {
   POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM, PROT_READ, PROT_WRITE, type PollTable,
 } from "./file.js";
 import type { Kernel } from "./kernel.js";
-import { sendSignal } from "./signal.js";
+import { onSignal, sendSignal, signalPending } from "./signal.js";
 import { TAINT_DIE } from "./taint.js";
 import { VmArea } from "./vm-area.js";
 import type { WaitQueue } from "./wait-queue.js";
@@ -268,18 +268,22 @@ export class Process {
     const clock = this.kernel.clock;
     const deadline = timeoutMs < 0 ? Infinity : clock.now() + timeoutMs * 1e6;
     while (n === 0 && clock.now() < deadline) {
+      // do_poll(): a pending signal ends the sleep (-ERESTARTNOHAND, EINTR in userspace).
+      if (signalPending(this)) throw new Errno("EINTR", "poll", "interrupted by a signal");
       const woken = new Promise<void>((resolve) => {
         const unsub = queues.map((q) => q.subscribe(() => done()));
+        const unsig = onSignal(this, () => done());
         const timer = deadline === Infinity ? undefined : clock.addTimer(deadline - clock.now(), () => done(), "poll timeout");
         const done = () => {
           unsub.forEach((u) => u());
+          unsig();
           clock.cancelTimer(timer);
           resolve();
         };
       });
       queues.length = 0;
       await clock.block(woken);
-      n = scan();
+      n = this.exited ? 0 : scan();
     }
     return n;
   }

@@ -38,8 +38,17 @@ export interface DmaConstraints {
 
 const positiveInt = (v: unknown, fallback: number) => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : fallback);
 
+/** Device descriptions are fixed at boot, so each device's constraints are derived once. */
+const derived = new WeakMap<Device, DmaConstraints>();
+
 /** The constraints of `dev`, as placement applies them. */
 export function deviceConstraints(dev: Device): DmaConstraints {
+  let c = derived.get(dev);
+  if (!c) derived.set(dev, (c = derive(dev)));
+  return c;
+}
+
+function derive(dev: Device): DmaConstraints {
   const p = dev.properties;
   const direct = dev.iommu === undefined;
   return {

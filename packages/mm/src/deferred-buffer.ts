@@ -84,13 +84,7 @@ export class DeferredBuffer {
 
   /** Logs a decision for this buffer. */
   log(r: { trigger: PlacementTrigger; devices: DmaConstraints[]; outcome: PlacementRecord["outcome"]; rejected: Rejection[]; newcomer?: string; from?: string; errno?: PlacementRecord["errno"]; copied?: number }): PlacementRecord {
-    const rec = this.mm.placement.log({
-      ino: this.dmabuf.ino,
-      expName: this.dmabuf.expName,
-      size: this.size,
-      ...r,
-      ...(this.backing && { backing: this.backing.label }),
-    });
+    const rec = this.mm.placement.log(Object.assign(r, { ino: this.dmabuf.ino, expName: this.dmabuf.expName, size: this.size, backing: this.backing?.label }));
     this.decisions.push(rec);
     return rec;
   }

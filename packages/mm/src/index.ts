@@ -33,7 +33,7 @@ export { addCmaHeap } from "./heaps/cma-heap.js";
 export { addDeferredHeap } from "./heaps/deferred-heap.js";
 export { deviceConstraints, describeConstraints, layoutFor, layoutMismatch, type BufferLayout, type DmaConstraints } from "./constraints.js";
 export {
-  Backing, PLACEMENT_LOG_SIZE, Placement, PlacementError, explain, placementLine, type Candidate, type CmaUsage, type PlacementOutcome, type PlacementRecord,
+  Backing, PLACEMENT_LOG_SIZE, Placement, PlacementError, explain, placementLine, type Candidate, type CmaUsage, type Plan, type PlacementOutcome, type PlacementRecord,
   type PlacementTrigger, type Rejection,
 } from "./placement.js";
 export { DeferredBuffer, MIGRATION_COPY, deferredBufferExport, deferredBufferOf, type DeferredExportInfo } from "./deferred-buffer.js";

@@ -6,7 +6,6 @@ import { allocLargestAvailable, SYSTEM_HEAP_ORDERS } from "./heaps/system-heap.j
 import { hex } from "./internal/format.js";
 import type { MemoryManager } from "./memory-manager.js";
 import { PAGE_SIZE } from "./physical-memory.js";
-import { sgAllocTableFromPages } from "./scatterlist.js";
 
 /** What made the exporter decide: the first device map, a CPU mapping, or a late attach. */
 export type PlacementTrigger = "map" | "mmap" | "vmap" | "attach";
@@ -72,6 +71,8 @@ export class PlacementError extends Errno {
 
 /** Where a deferred buffer's pages live: one CMA range, or scattered buddy pages. */
 export class Backing {
+  private merged: { phys: number; length: number }[] | undefined;
+
   constructor(
     /** e.g. "cma:linux,cma pfn 0x50000+256" or "system pages, 3 chunks" */
     readonly label: string,
@@ -85,15 +86,23 @@ export class Backing {
     this.release();
   }
 
-  /** Physically adjacent entries merged: what a device sees as contiguous. */
-  runs(): { phys: number; length: number }[] {
+  /** Physically adjacent entries merged: what a device sees as contiguous (computed once: the table never changes). */
+  runs(): readonly { readonly phys: number; readonly length: number }[] {
+    if (this.merged) return this.merged;
     const out: { phys: number; length: number }[] = [];
     for (const s of this.table.sgl) {
       const last = out[out.length - 1];
       if (last && last.phys + last.length === s.phys) last.length += s.length;
       else out.push({ phys: s.phys, length: s.length });
     }
-    return out;
+    return (this.merged = out);
+  }
+
+  /** The last byte's physical address plus one. */
+  get end(): number {
+    let end = 0;
+    for (const r of this.runs()) end = Math.max(end, r.phys + r.length);
+    return end;
   }
 }
 
@@ -109,6 +118,19 @@ export interface Candidate {
   alloc(): Backing | string;
 }
 
+/** The static phase's result: candidates in order of preference, and what was ruled out. */
+export interface Plan {
+  readonly candidates: readonly Candidate[];
+  readonly rejected: readonly Rejection[];
+}
+
+const NO_CMA: readonly CmaUsage[] = Object.freeze([]);
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Plans kept (one per size and device set); the cache is dropped when it fills. */
+const PLAN_CACHE_SIZE = 64;
+
 /**
  * The placement engine and its log: picks backing that satisfies every attached device (a CMA
  * area, scattered system pages, or pages below a DMA limit), checks an existing backing against a
@@ -116,11 +138,17 @@ export interface Candidate {
  * /sys/kernel/debug/dma_buf/placement and a `dma_buf_placement` trace event.
  */
 export class Placement {
-  /** Recent decisions, oldest first (at most PLACEMENT_LOG_SIZE). */
-  readonly records: PlacementRecord[] = [];
+  private readonly ring: PlacementRecord[] = [];
   private seq = 0;
+  private readonly plans = new Map<string, Plan>();
 
   constructor(private readonly mm: MemoryManager) {}
+
+  /** Recent decisions, oldest first (at most PLACEMENT_LOG_SIZE). */
+  get records(): PlacementRecord[] {
+    const at = this.seq % PLACEMENT_LOG_SIZE;
+    return this.seq <= PLACEMENT_LOG_SIZE ? [...this.ring] : [...this.ring.slice(at), ...this.ring.slice(0, at)];
+  }
 
   /** Why `backing` does not suit the device, or undefined when it does. */
   unmet(backing: Backing, c: DmaConstraints): string | undefined {
@@ -128,7 +156,7 @@ export class Placement {
     const runs = backing.runs();
     if (c.contiguous && runs.length > 1) return `${c.device} needs physically contiguous memory (no IOMMU) but the buffer is in ${runs.length} pieces`;
     if (c.contiguous && c.memoryRegion !== undefined && backing.cma?.name !== c.memoryRegion) return `${c.device} needs memory from its memory-region ${c.memoryRegion}`;
-    const top = Math.max(...runs.map((r) => r.phys + r.length)) - 1;
+    const top = backing.end - 1;
     if (top > c.dmaLimit) return `${c.device} reaches only below ${hex(c.dmaLimit + 1)} (${c.dmaMaskBits}-bit DMA mask, no IOMMU) but the buffer ends at ${hex(top + 1)}`;
     // dma-direct maps entry by entry: each is one DMA segment. A contiguous device uses the one run
     // whatever its max_segment_size says (CONFIG_DMA_API_DEBUG only warns), but never across a boundary.
@@ -147,7 +175,8 @@ export class Placement {
    * memory that could is not free) with every rejection and its reason.
    */
   choose(size: number, cs: readonly DmaConstraints[]): { backing?: Backing; errno?: ErrnoCode; rejected: Rejection[] } {
-    const { candidates, rejected } = this.plan(size, cs);
+    const { candidates, rejected: ruledOut } = this.plan(size, cs);
+    const rejected = [...ruledOut];
     for (const cand of candidates) {
       const r = cand.alloc();
       if (typeof r !== "string") {
@@ -164,9 +193,18 @@ export class Placement {
    * The static phase of {@link choose}: which kinds of memory could satisfy everyone on this board,
    * in order of preference, and which cannot and why. Allocates nothing.
    */
-  plan(size: number, cs: readonly DmaConstraints[]): { candidates: Candidate[]; rejected: Rejection[] } {
-    const rejected: Rejection[] = [];
-    return { candidates: this.candidates(size, cs, rejected), rejected };
+  plan(size: number, cs: readonly DmaConstraints[]): Plan {
+    // The plan depends only on the size, the devices and the board, so it is computed once per set.
+    let key = String(size);
+    for (const c of cs) key += "|" + c.device;
+    let p = this.plans.get(key);
+    if (!p) {
+      if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.clear();
+      const rejected: Rejection[] = [];
+      p = { candidates: this.candidates(size, cs, rejected), rejected };
+      this.plans.set(key, p);
+    }
+    return p;
   }
 
   private candidates(size: number, cs: readonly DmaConstraints[], rejected: Rejection[]): Candidate[] {
@@ -230,7 +268,8 @@ export class Placement {
       return `no free range of ${count} pages aligned to 2^${align} pages (largest free chunk ${maxchunk} pages = ${mib(maxchunk)}, ${area.available} of ${area.count} pages free)`;
     }
     this.mm.mem.zero(pfn * PAGE_SIZE, count * PAGE_SIZE);
-    const table = sgAllocTableFromPages(Array.from({ length: count }, (_, i) => pfn + i), 0, count * PAGE_SIZE);
+    // sg_alloc_table_from_pages() over contiguous pages: one entry
+    const table = SgTable.fromRuns([{ phys: pfn * PAGE_SIZE, length: count * PAGE_SIZE }]);
     return new Backing(`cma:${area.name} pfn ${hex(pfn)}+${count}`, table, () => void area.release(pfn, count), area);
   }
 
@@ -257,14 +296,14 @@ export class Placement {
   /** Logs a decision: keeps the record, emits the trace event, returns the record. */
   log(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): PlacementRecord {
     const k = this.mm.kernel;
-    const rec: PlacementRecord = {
-      ...r,
-      seq: ++this.seq,
-      timeNs: k.clock.now(),
-      cma: this.cmaUsage(r),
-    };
-    if (this.records.length === PLACEMENT_LOG_SIZE) this.records.shift();
-    this.records.push(rec);
+    // Built field by field: object spread costs microseconds here, more than the rest of a decision.
+    const rec: Mutable<PlacementRecord> = { seq: ++this.seq, timeNs: k.clock.now(), ino: r.ino, expName: r.expName, size: r.size, trigger: r.trigger, devices: r.devices, outcome: r.outcome, rejected: r.rejected, cma: this.cmaUsage(r) };
+    if (r.newcomer !== undefined) rec.newcomer = r.newcomer;
+    if (r.backing !== undefined) rec.backing = r.backing;
+    if (r.from !== undefined) rec.from = r.from;
+    if (r.errno !== undefined) rec.errno = r.errno;
+    if (r.copied !== undefined) rec.copied = r.copied;
+    this.ring[(rec.seq - 1) % PLACEMENT_LOG_SIZE] = rec;
     if (k.trace.on)
       k.trace.emit("dma_buf_placement", {
         exp_name: rec.expName,
@@ -283,8 +322,8 @@ export class Placement {
    * After a failure, every CMA area's use and largest free chunk: the figures that explain it.
    * Successful decisions skip the bitmap scans, which would add about 5% to a CMA first map.
    */
-  private cmaUsage(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): CmaUsage[] {
-    if (r.outcome !== "failed") return [];
+  private cmaUsage(r: Omit<PlacementRecord, "seq" | "timeNs" | "cma">): readonly CmaUsage[] {
+    if (r.outcome !== "failed") return NO_CMA;
     return this.mm.cmaAreas.map((c) => ({ area: c.name, count: c.count, used: c.used, maxchunk: c.maxchunk }));
   }
 

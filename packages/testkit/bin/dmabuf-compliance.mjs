@@ -14,6 +14,8 @@ if (existsSync(src)) {
   const r = spawnSync(process.execPath, ["--conditions=@dmabuf/source", "--import", require.resolve("tsx"), src, ...process.argv.slice(2)], { stdio: "inherit", env });
   process.exit(r.status ?? 1);
 } else {
+  // tsyringe (loaded by the bundled kernel) needs the Reflect polyfill before anything else.
+  await import("reflect-metadata");
   const { main } = await import("../dist/cli.js");
   process.exit(await main(process.argv.slice(2)));
 }

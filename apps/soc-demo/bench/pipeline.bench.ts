@@ -1,0 +1,44 @@
+/**
+ * Whole-pipeline figures: how much faster than real time the SoC simulates, zero copy against the
+ * copy baseline, and the framework's per-frame overhead. Each run boots a kernel and sets the
+ * pipeline up; per-frame figures come from the difference between a long and a short run.
+ */
+import "reflect-metadata";
+import { atLeast, below, copyBaseline, defineSuite } from "@dmabuf/tooling/bench";
+import { runPipeline, type PipelineOptions } from "../src/pipeline.js";
+
+const run = (frames: number, o: Partial<PipelineOptions>) => () =>
+  runPipeline({ variant: "display", frames, width: 1920, height: 1080, format: "NV12", fps: 30, ...o });
+const SHORT = 30;
+const LONG = 150;
+/** ns of virtual time per frame at 30 fps */
+const FRAME_NS = 1e9 / 30;
+const perFrame = (long: number, short: number) => (long - short) / (LONG - SHORT);
+
+export default defineSuite({
+  name: "soc-demo-pipeline",
+  cases: {
+    "memcpy 1080p NV12": copyBaseline(1920 * 1080 * 1.5),
+    "camera -> display 1080p30, 30 frames": { fn: run(SHORT, {}) },
+    "camera -> display 1080p30, 150 frames": { fn: run(LONG, {}) },
+    "copy baseline -> display 1080p30, 30 frames": { fn: run(SHORT, { variant: "copy-display" }) },
+    "copy baseline -> display 1080p30, 150 frames": { fn: run(LONG, { variant: "copy-display" }) },
+    "camera -> encoder -> display 1080p30, 30 frames": { fn: run(SHORT, { variant: "full" }) },
+    "camera -> display 160x120, 30 frames": { fn: run(SHORT, { width: 160, height: 120 }) },
+    "camera -> display 160x120, 150 frames": { fn: run(LONG, { width: 160, height: 120 }) },
+  },
+  goals: [
+    atLeast("camera -> display at 1080p30 simulates faster than real time (steady state)",
+      (m) => FRAME_NS / perFrame(m["camera -> display 1080p30, 150 frames"], m["camera -> display 1080p30, 30 frames"]), 20, "x real time"),
+    atLeast("camera -> encoder -> display at 1080p30 simulates faster than real time (30 frames, setup included)",
+      (m) => (SHORT * FRAME_NS) / m["camera -> encoder -> display 1080p30, 30 frames"], 2, "x real time",
+      "JPEG encoding of every 1080p frame dominates; see codec-sim's bench for the library's share"),
+    atLeast("zero-copy camera -> display fps vs the USERPTR + memcpy baseline (steady state)",
+      (m) => perFrame(m["copy baseline -> display 1080p30, 150 frames"], m["copy baseline -> display 1080p30, 30 frames"]) /
+        perFrame(m["camera -> display 1080p30, 150 frames"], m["camera -> display 1080p30, 30 frames"]), 3, "x",
+      "in one process a 1080p copy costs about as much as the camera drawing its test pattern, so removing two copies per frame cannot triple the frame rate; the copies themselves are shown as bytes copied in the soc-demo summary"),
+    below("per-frame framework overhead (160x120 pipeline, steady state) vs a 1080p copy",
+      (m) => (perFrame(m["camera -> display 160x120, 150 frames"], m["camera -> display 160x120, 30 frames"]) / m["memcpy 1080p NV12"]) * 100, 1, "%",
+      "everything but pixels: QBUF/DQBUF, sync_file export, atomic commit, vblank and flip event, and the virtual-clock hand-offs between three processes"),
+  ],
+});
