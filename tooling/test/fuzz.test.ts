@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { Errno, O_CLOEXEC, O_RDWR, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel } from "@dmabuf/core";
+import { Errno, O_CLOEXEC, O_RDWR, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel, leaksExpected} from "@dmabuf/core";
 import { V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_MEMORY_MMAP } from "@dmabuf/v4l2-sim";
 import { FuzzFailure, dmaBufPlugin, fuzzProperty, newStats, runProgram, syncPlugin, v4l2Plugin, type FuzzPlugin, type Step } from "../fuzz/index.js";
 
@@ -61,6 +61,7 @@ describe("model-based fuzzer over core's userspace API", () => {
   });
 
   it("finds a missing fput (refcount above the references held) and shrinks it to a two-call program", async () => {
+    leaksExpected(); // this test leaves objects alive on purpose
     // the classic driver bug: an ioctl takes a file reference (get_file) and never drops it
     const bug = await findBug(device("/dev/leaky", { name: "leaky", ioctl: (file) => (file.get(), 0) }));
     expect(bug.reason).toContain("file refcounts equal the references held");
@@ -82,6 +83,7 @@ describe("model-based fuzzer over core's userspace API", () => {
   });
 
   it("flags a kernel object still alive after every process exited, naming the call that made it (leak check)", async () => {
+    leaksExpected(); // this test leaves objects alive on purpose
     const plugin = device("/dev/hoard", {
       name: "hoard",
       open: (file, kernel) => kernel.objects.register("hoard-buffer", { file }, () => "a buffer made at open and never freed", "open"),

@@ -25,7 +25,7 @@ export { BoardError, DEFAULT_BOARD, boardSchema, parseBoard, parseSize, type Boa
 export { Device, type PlatformDriver, type Subsystem } from "./device.js";
 export { KERNEL, PLATFORM_DRIVER, PluginError, SUBSYSTEM, isDriverPlugin, loadPlugin, type DriverPlugin, type DriverPluginFactory } from "./plugin.js";
 export {
-  KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
+  KernelObjects, LeakError, assertNoLeaks, failOnLeaks, leakCheck, leaksExpected, onKernelBoot, type KernelObjectRecord, type LeakReport, type TaskRef,
 } from "./leak-check.js";
 export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
 // For drivers and test kits that run kernel paths (fd lookups, sleeps) on behalf of a process.

@@ -281,11 +281,12 @@ describe("dma_fence core", () => {
       { numRuns: 200 },
     );
     const ctx = dmaFenceContextAlloc(k, 1);
-    const [a, b] = [mockFence(k, ctx, 0xfffffffe), mockFence(k, ctx, 1)];
+    const [a, b, c] = [mockFence(k, ctx, 0xfffffffe), mockFence(k, ctx, 1), mockFence(k, ctx + 1, 0)];
     expect(b.isLater(a)).toBe(true);
     expect(a.isLaterOrSame(a)).toBe(true);
-    expect(a.isLater(mockFence(k, ctx + 1, 0))).toBe(false);
+    expect(a.isLater(c)).toBe(false);
     expect(k.dmesg()).toMatch(/WARN_ON\(f1->context != f2->context\)/);
+    for (const f of [a, b, c]) f.put();
   });
 
   it("wait_any_timeout returns when the first of several fences signals, with its index (dma_fence_wait_any_timeout)", async () => {

@@ -279,6 +279,7 @@ describe("dma_resv", () => {
     expect(resv.describe()).toBe("\twrite fence:5:1 mock mock unsignalled\n\tread fence:6:2   signalled\n");
     resv.unlock();
     resv.fini();
+    for (const f of fs) f.put();
   });
 });
 

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_BOARD, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, SgTable, dmaBufAttach, dmaBufGet,
+  DEFAULT_BOARD, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, MAP_SHARED, O_CLOEXEC, O_RDWR, PROT_READ, SgTable, dmaBufAttach, dmaBufDetach, dmaBufGet, dmaBufPut, dmaBufUnmapAttachment,
   dmaBufMapAttachment,
 } from "@dmabuf/core";
 import { describe, expect, it } from "vitest";
@@ -105,11 +105,16 @@ describe("zero copy end to end", () => {
     k.current = p; // the camera driver imports the fd in the process's context (VIDIOC_QBUF)
     const buf = dmaBufGet(k, data.fd);
     k.current = undefined;
-    const sgt = dmaBufMapAttachment(dmaBufAttach(buf, cam), DMA_FROM_DEVICE);
+    const attach = dmaBufAttach(buf, cam);
+    const sgt = dmaBufMapAttachment(attach, DMA_FROM_DEVICE);
     m.engine.writeRows(cam, sgt, { offset: 0, stride: 1920, rowBytes: 1920, rows: 1080 }, (row, y) => row.fill(y & 0xff));
     const vma = p.mmap(null, len, PROT_READ, MAP_SHARED, data.fd, 0);
     expect(vma.read(1920 * 700 + 5, 1)[0]).toBe(700 & 0xff);
     expect(m.copies.bytes).toBe(0);
+    // the driver's side of DQBUF/REQBUFS(0): unmap, detach, and drop its dma_buf_get reference
+    dmaBufUnmapAttachment(attach, sgt, DMA_FROM_DEVICE);
+    dmaBufDetach(buf, attach);
+    dmaBufPut(buf);
   });
 });
 
