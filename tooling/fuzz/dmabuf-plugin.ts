@@ -30,13 +30,21 @@ interface Import {
 }
 interface Model {
   imports: Import[];
-  /** The last marker written at offset 0 of each buffer through any mapping. */
-  marker: Map<File, number>;
+  /** The last marker written at offset 0 of each buffer's memory through any mapping. */
+  marker: Map<File | string, number>;
+  /**
+   * dma-bufs that share memory with others: every VIDIOC_EXPBUF of one vb2 buffer exports a new
+   * dma-buf over the same pages (vb2_dc_get_dmabuf / vb2_dma_sg_get_dmabuf), keyed here by buffer.
+   */
+  memory: Map<File, string>;
   nextHandle: Map<File, number>;
   /** Free pages right after boot, before any program step. */
   freeAtBoot: number;
 }
-const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], marker: new Map(), nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
+const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], marker: new Map(), memory: new Map(), nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
+/** Records that dma-buf `file` shows the memory named `key` (shared with other dma-bufs). */
+export const shareMemory = (w: FuzzWorld, file: File, key: string) => void model(w).memory.set(file, key);
+const memoryOf = (w: FuzzWorld, file: File) => model(w).memory.get(file) ?? file;
 /** Imports whose importer file is still open somewhere (its release drops the rest). */
 const liveImports = (w: FuzzWorld) => model(w).imports.filter((i) => w.userRefs(i.importer) > 0);
 
@@ -209,14 +217,14 @@ const mmapBuf = defineCommand({
     p.vmas.set(vma.start, { vma, origin: text });
     if (a.off !== 0) return;
     const seen = new DataView(vma.read(0, 4).buffer).getUint32(0, true);
-    const want = model(w).marker.get(file) ?? 0;
+    const want = model(w).marker.get(memoryOf(w, file)) ?? 0;
     if (seen !== want) w.fail(`${p.name} reads 0x${seen.toString(16)} at offset 0 of dma-buf fd ${fd}; the last store through any mapping wrote 0x${want.toString(16)}`);
     if (!a.write) return;
     const marker = (w.steps * 2654435761) >>> 0 || 1;
     const bytes = new Uint8Array(4);
     new DataView(bytes.buffer).setUint32(0, marker, true);
     vma.write(0, bytes);
-    model(w).marker.set(file, marker);
+    model(w).marker.set(memoryOf(w, file), marker);
     w.log(`[${p.name}] *(uint32_t *)0x${vma.start.toString(16)} = 0x${marker.toString(16)}; // was 0x${seen.toString(16)}`);
   },
 });

@@ -6,6 +6,7 @@ import v4l2Sim, {
   type v4l2_exportbuffer, type v4l2_requestbuffers,
 } from "@dmabuf/v4l2-sim";
 import { defineCommand, oflags } from "./core-plugin.js";
+import { shareMemory } from "./dmabuf-plugin.js";
 import type { Expect, FuzzPlugin, FuzzWorld } from "./world.js";
 
 /*
@@ -22,6 +23,8 @@ const isVideo = (f: File) => f.inode.name === VIDEO;
 const proc = fc.nat(7);
 const mostly = <T>(valid: fc.Arbitrary<T>, ...invalid: T[]) => fc.oneof({ arbitrary: valid, weight: 8 }, { arbitrary: fc.constantFrom(...invalid), weight: 1 });
 
+const generation = (w: FuzzWorld) => w.data<{ n: number }>("v4l2", () => ({ n: 0 }));
+
 const reqbufs = defineCommand({
   name: "VIDIOC_REQBUFS",
   weight: 4,
@@ -35,7 +38,8 @@ const reqbufs = defineCommand({
     const mem = a.memory === V4L2_MEMORY_MMAP ? "V4L2_MEMORY_MMAP" : a.memory === V4L2_MEMORY_DMABUF ? "V4L2_MEMORY_DMABUF" : String(a.memory);
     const expect: Expect = a.memory === 9 || a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE ? ["EINVAL", "EBUSY"] : undefined;
     const text = `ioctl(${fd}, VIDIOC_REQBUFS, {count: ${a.count}, type: ${a.type === V4L2_BUF_TYPE_VIDEO_CAPTURE ? "V4L2_BUF_TYPE_VIDEO_CAPTURE" : a.type}, memory: ${mem}})`;
-    await w.call(p, "ioctl", text, () => p.proc.ioctl(fd, VIDIOC_REQBUFS, req), expect, () => `0; count ${req.count}`);
+    // each successful REQBUFS frees the queue's buffers and allocates new memory
+    if (await w.call(p, "ioctl", text, () => p.proc.ioctl(fd, VIDIOC_REQBUFS, req), expect, () => `0; count ${req.count}`)) generation(w).n++;
   },
 });
 
@@ -59,6 +63,7 @@ const expbuf = defineCommand({
     const file = p.proc.fds.lookup(eb.fd!);
     if (!file || !isDmaBufFile(file) || w.files.has(file)) return w.fail(`VIDIOC_EXPBUF fd ${eb.fd} is not a new dma-buf`);
     w.addFd(p, eb.fd!, `VIDIOC_EXPBUF(${a.index})`, (a.flags & O_CLOEXEC) !== 0);
+    shareMemory(w, file, `vb2 queue generation ${generation(w).n}, buffer ${a.index}`);
   },
 });
 
