@@ -358,6 +358,10 @@ export class JpegCtx {
     this.state.command(cmd, call);
     if (cmd === V4L2_ENC_CMD_STOP && this.state.hasStopped) this.queueEos();
     // START resumes a stopped codec: CAPTURE may be dequeued again (vb2_clear_last_buffer_dequeued).
+    // Only a START that finds the codec stopped clears it (vicodec-core.c vicodec_encoder_cmd(), guarded by
+    // v4l2_m2m_has_stopped(), meant as the state before v4l2_m2m_encoder_cmd() cleared has_stopped): a START
+    // issued while the LAST buffer is still undequeued resumes the codec, and once that LAST buffer is
+    // dequeued a later START leaves DQBUF(CAPTURE) at EPIPE until STREAMOFF (videobuf2-core.c).
     if (cmd === V4L2_ENC_CMD_START && wasStopped) this.m2m.capQ.lastBufferDequeued = false;
   }
 

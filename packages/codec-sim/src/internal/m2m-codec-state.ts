@@ -24,8 +24,13 @@ export class M2mCodecState {
 
   constructor(private readonly ctx: V4l2M2mCtx) {}
 
-  /** v4l2_m2m_mark_stopped() */
+  /**
+   * v4l2_m2m_mark_stopped() (include/media/v4l2-mem2mem.h): next_buf_last is reset too, or a
+   * later STOP with OUTPUT buffers pending would see v4l2_m2m_dst_buf_is_last() and hand back
+   * the next CAPTURE buffer empty with LAST before the pending frames are encoded.
+   */
   markStopped(): void {
+    this.nextBufLast = false;
     this.isDraining = false;
     this.hasStopped = true;
   }
