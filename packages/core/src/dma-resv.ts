@@ -265,6 +265,11 @@ export class DmaResv {
     return 0;
   }
 
+  /** True when any fence (of any usage) is attached. */
+  get hasFences(): boolean {
+    return this.list !== null && this.list.entries.length > 0;
+  }
+
   /** dma_resv_describe(): the fence lines of debugfs bufinfo (usage <= READ), lock held. */
   describe(): string {
     let out = "";
