@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the CLI from TypeScript source (no build step): tsx with the workspace's source export condition.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
@@ -13,5 +13,7 @@ const env = { ...process.env, TSX_TSCONFIG_PATH: tsconfig };
 // `pnpm demo -- --png` forwards the "--" separator too: drop it.
 const args = process.argv.slice(2);
 if (args[0] === "--") args.shift();
-const r = spawnSync(process.execPath, ["--conditions=@dmabuf/source", "--import", tsx, cli, ...args], { stdio: "inherit", env });
-process.exit(r.status ?? 1);
+const child = spawn(process.execPath, ["--conditions=@dmabuf/source", "--import", tsx, cli, ...args], { stdio: "inherit", env });
+// Ctrl-C or a kill of this wrapper must reach the simulation (a --serve run never ends by itself).
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
