@@ -221,7 +221,6 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   const toEncoder = new Mailbox<Frame>(kernel);
   const toDisplay = new Mailbox<Frame>(kernel);
   const released = new Mailbox<number>(kernel);
-  const holders = new Array<number>(BUFFERS).fill(0);
   let peakBuffers = 0;
   let bufinfo = "";
 
@@ -290,7 +289,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   const allReturned = new WaitQueue();
   const release = (index: number, by: string) => {
     holderNames[index] = holderNames[index]!.filter((h) => h !== by);
-    if (--holders[index]! > 0) return;
+    if (holderNames[index]!.length > 0) return;
     released.send(index);
     allReturned.wake();
   };
@@ -317,9 +316,8 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       lastSeq = b.sequence;
       captured++;
       const frame: Frame = { index: b.index, sequence: b.sequence, capturedNs: kernel.clock.now(), timestamp: b.timestamp };
-      holders[b.index] = (useEncoder ? 1 : 0) + (useDisplay ? 1 : 0);
       holderNames[b.index] = [...(useEncoder ? ["encoder"] : []), ...(useDisplay ? ["display"] : [])];
-      peakBuffers = Math.max(peakBuffers, holders.filter((h) => h > 0).length);
+      peakBuffers = Math.max(peakBuffers, holderNames.filter((h) => h.length > 0).length);
       if (captured === Math.ceil(o.frames / 2)) bufinfo = await camera.readFile("/sys/kernel/debug/dma_buf/bufinfo");
       if (useEncoder) toEncoder.send(frame);
       if (useDisplay) toDisplay.send(frame);
@@ -328,7 +326,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
     toEncoder.close();
     toDisplay.close();
     // Wait for the consumers to give every buffer back, then stop.
-    await allReturned.waitEvent(kernel.clock, () => holders.every((h) => h === 0));
+    await allReturned.waitEvent(kernel.clock, () => holderNames.every((h) => h.length === 0));
     released.close();
     await requeue;
     await V.streamOff(camera, cam, V.CAP);
