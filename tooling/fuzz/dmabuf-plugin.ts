@@ -294,7 +294,7 @@ export const dmaBufPlugin: FuzzPlugin = {
         if (Number(total) !== live.length) w.fail(`bufinfo says ${total} objects; ${live.length} dma-bufs are referenced\n${text}`);
         for (const f of live) {
           const buf = f.privateData as DmaBuf;
-          const want = liveImports(w).filter((i) => i.buf === f).length;
+          const want = liveImports(w).filter((i) => i.buf === f).length + w.plugins.reduce((n, pl) => n + (pl.attachments?.(w, f) ?? 0), 0);
           if (buf.attachments.length !== want) w.fail(`dma-buf ino ${buf.ino} has ${buf.attachments.length} attachments; ${want} imports hold it`);
         }
       },

@@ -15,3 +15,4 @@ export { dmaBufPlugin } from "./dmabuf-plugin.js";
 export { DMA_HEAP_IOCTL_ALLOC, FUZZ_DETACH, FUZZ_IMPORT, FUZZ_MAP, FUZZ_UNMAP, dmaBufFixtures } from "./dmabuf-fixture.js";
 export { syncPlugin } from "./sync-plugin.js";
 export { v4l2Plugin } from "./v4l2-plugin.js";
+export { drmPlugin } from "./drm-plugin.js";

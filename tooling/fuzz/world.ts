@@ -67,10 +67,14 @@ export interface FuzzPlugin {
   readonly errnos?: Readonly<Record<string, { man: string; errnos: readonly ErrnoCode[] }>>;
   /** The outcome of mmap(2) of one of this subsystem's files once the generic checks pass, if it can say. */
   predictMmap?(file: File, length: number, offset: number): Expect;
+  /** The outcome of read(2) of one of this subsystem's files, when it is not plain success: `{ expect }` (undefined = not predicted). */
+  predictRead?(file: File, count: number): { expect: Expect } | undefined;
   /** First calls of every new process (e.g. open the subsystem's device nodes), through `world.call`. */
   onSpawn?(world: FuzzWorld, p: FuzzProc): Promise<void>;
   /** References to `file` held by the kernel (not by fds or mappings), e.g. an exporter's own. */
   kernelRefs?(world: FuzzWorld, file: File): number;
+  /** Attachments to dma-buf `file` held by this subsystem's importers (drivers that imported it). */
+  attachments?(world: FuzzWorld, file: File): number;
 }
 
 /** A step's expected outcome: [] = must succeed; codes = must fail with one of them; undefined = not predicted. */
