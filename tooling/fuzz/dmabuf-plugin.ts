@@ -71,7 +71,7 @@ const heapAlloc = defineCommand({
     p: proc,
     heap: fc.nat(7),
     misuse,
-    len: mostly(fc.constantFrom(4096, 8192, 3 * PAGE_SIZE + 5, 1, 64 * PAGE_SIZE), 0, (POOL_PAGES + 1) * PAGE_SIZE),
+    len: mostly(fc.constantFrom(4096, 8192, 3 * PAGE_SIZE + 5, 1, 64 * PAGE_SIZE, 150 * PAGE_SIZE), 0, (POOL_PAGES + 1) * PAGE_SIZE),
     fd_flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR, O_RDONLY | O_CLOEXEC), 0x80),
     fd: mostly(fc.constant(0), 7),
     heap_flags: mostly(fc.constant(0), 1),
