@@ -1,11 +1,12 @@
 import * as fc from "fast-check";
-import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_RDWR, isDmaBufFile, type DmaBuf, type File } from "@dmabuf/core";
+import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_RDWR, filePrivate, isDmaBufFile, type DmaBuf, type File } from "@dmabuf/core";
 import mm from "@dmabuf/mm";
+import codecSim from "@dmabuf/codec-sim";
 import v4l2Sim, {
   V4L2_BUF_FLAG_DONE, V4L2_BUF_FLAG_QUEUED, V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP,
   VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DEQUEUED, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, VIDIOC_DQBUF, VIDIOC_EXPBUF,
   VIDIOC_QBUF, VIDIOC_QUERYBUF, VIDIOC_REQBUFS, VIDIOC_STREAMOFF, VIDIOC_STREAMON, VividDevice,
-  type Vb2Queue, type v4l2_buffer, type v4l2_exportbuffer, type v4l2_requestbuffers,
+  type V4l2Fh, type V4l2M2mCtx, type Vb2Queue, type v4l2_buffer, type v4l2_exportbuffer, type v4l2_requestbuffers,
 } from "@dmabuf/v4l2-sim";
 import { defineCommand, fdChoice, oflags } from "./core-plugin.js";
 import { shareMemory } from "./dmabuf-plugin.js";
@@ -24,17 +25,24 @@ import type { Expect, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
  */
 
 const VIDEO = "/dev/video0";
-const isVideo = (f: File) => f.inode.name === VIDEO;
+/** The JPEG encoder and decoder (mem2mem) nodes of the default board, as VIDIOC_QUERYCAP reports them. */
+const M2M = ["/dev/video1", "/dev/video2"] as const;
+const NODES = [VIDEO, ...M2M];
+const isVideo = (f: File) => NODES.includes(f.inode.name);
 /** DQBUF only on non-blocking opens: a blocking one with nothing queued would wait forever. */
 const isNonblockingVideo = (f: File) => isVideo(f) && (f.flags & O_NONBLOCK) !== 0;
 const proc = fc.nat(7);
 const mostly = <T>(valid: fc.Arbitrary<T>, ...invalid: T[]) => fc.oneof({ arbitrary: valid, weight: 8 }, { arbitrary: fc.constantFrom(...invalid), weight: 1 });
-const bufType = mostly(fc.constant(V4L2_BUF_TYPE_VIDEO_CAPTURE), V4L2_BUF_TYPE_VIDEO_OUTPUT);
-const typeName = (t: number) => (t === V4L2_BUF_TYPE_VIDEO_CAPTURE ? "V4L2_BUF_TYPE_VIDEO_CAPTURE" : t === V4L2_BUF_TYPE_VIDEO_OUTPUT ? "V4L2_BUF_TYPE_VIDEO_OUTPUT" : String(t));
+/** V4L2_BUF_TYPE_PRIVATE: no queue has it. */
+const BAD_TYPE = 0x80;
+/** Mostly the target queue's own type, now and then one no queue has. */
+const wrongType = mostly(fc.constant(false), true);
+const typeName = (t: number) => (t === V4L2_BUF_TYPE_VIDEO_CAPTURE ? "V4L2_BUF_TYPE_VIDEO_CAPTURE" : t === V4L2_BUF_TYPE_VIDEO_OUTPUT ? "V4L2_BUF_TYPE_VIDEO_OUTPUT" : `0x${t.toString(16)}`);
 const memName = (m: number) => (m === V4L2_MEMORY_MMAP ? "V4L2_MEMORY_MMAP" : m === V4L2_MEMORY_DMABUF ? "V4L2_MEMORY_DMABUF" : String(m));
 
-interface Vb2Model {
-  /** The file handle that owns the buffers; undefined when the queue has none. */
+/** The model of one vb2 queue. */
+interface QueueModel {
+  /** vivid: the file handle that owns the buffers (vb2_queue.owner), undefined when it has none. m2m: the context's file. */
   owner: File | undefined;
   memory: number;
   streaming: boolean;
@@ -43,93 +51,123 @@ interface Vb2Model {
   /** REQBUFS so far: each frees the queue's buffers and allocates new memory. */
   generation: number;
 }
-const EMPTY = (): Omit<Vb2Model, "generation"> => ({ owner: undefined, memory: 0, streaming: false, bufs: [] });
+const empty = (owner?: File): Omit<QueueModel, "generation"> => ({ owner, memory: 0, streaming: false, bufs: [] });
 
-/** The model of the vivid queue; the owner's release (its last reference gone) frees the queue (vb2_fop_release). */
-function vq(w: FuzzWorld): Vb2Model {
-  const m = w.data<Vb2Model>("v4l2", () => ({ ...EMPTY(), generation: 0 }));
-  if (m.owner && w.userRefs(m.owner) === 0) Object.assign(m, EMPTY());
+interface Model {
+  vivid: QueueModel;
+  /** mem2mem queues of open contexts (each open of a codec node has an OUTPUT and a CAPTURE queue). */
+  m2m: Map<Vb2Queue, QueueModel>;
+}
+/** Drops what released files took with them: vivid's owner (vb2_fop_release) and m2m contexts (v4l2_m2m_ctx_release). */
+function model(w: FuzzWorld): Model {
+  const m = w.data<Model>("v4l2", () => ({ vivid: { ...empty(), generation: 0 }, m2m: new Map() }));
+  if (m.vivid.owner && w.userRefs(m.vivid.owner) === 0) Object.assign(m.vivid, empty());
+  for (const [q, qm] of m.m2m) {
+    if (w.userRefs(qm.owner!) > 0) continue;
+    m.m2m.delete(q);
+    if (q.numBuffers || q.isStreaming) w.fail(`a released ${qm.owner!.inode.name} context's ${typeName(q.type)} queue still has ${q.numBuffers} buffers${q.isStreaming ? " and streams" : ""}`);
+  }
   return m;
 }
-const queueOf = (w: FuzzWorld): Vb2Queue => (w.kernel.devices.find((d) => d.driverData instanceof VividDevice)!.driverData as VividDevice).queue;
-/** vb2_queue_is_busy(): another file handle owns the queue (EBUSY for QBUF, DQBUF, STREAMON/OFF, REQBUFS). */
-const busy = (m: Vb2Model, f: File) => m.owner !== undefined && m.owner !== f;
+const vividQueue = (w: FuzzWorld): Vb2Queue => (w.kernel.devices.find((d) => d.driverData instanceof VividDevice)!.driverData as VividDevice).queue;
 
-/** A live process chosen by `n`: mostly one that holds the queue owner's file, when one does. */
+/** A queue userspace reaches through an fd: vivid's one queue, or one of an m2m context's two. */
+interface Target {
+  fd: number;
+  file: File;
+  q: Vb2Queue;
+  m: QueueModel;
+  m2m: boolean;
+}
+/** vb2_queue_is_busy(): another file handle owns vivid's queue (EBUSY for QBUF, DQBUF, STREAMON/OFF, REQBUFS). m2m queues belong to their context. */
+const busy = (t: Target) => !t.m2m && t.m.owner !== undefined && t.m.owner !== t.file;
+
+/** A live process chosen by `n`: mostly one that holds vivid's queue owner, when one does. */
 function pickProc(w: FuzzWorld, n: number): FuzzProc | undefined {
-  const owner = vq(w).owner;
+  const owner = model(w).vivid.owner;
   const holders = owner && n % 4 !== 3 ? w.live.filter((p) => [...p.fds.values()].some((e) => e.file === owner)) : [];
   return holders.length ? holders[n % holders.length] : w.pick(n);
 }
 
-/** The video fd of `p` chosen by `n` (only non-blocking ones with `nonblocking`), its file and the model. */
-function video(w: FuzzWorld, p: FuzzProc | undefined, n: number, nonblocking = false) {
+/**
+ * The queue behind a video fd of `p` chosen by `n` (only non-blocking opens with `nonblocking`); for
+ * an m2m node, its OUTPUT or CAPTURE queue by `out`. Mostly vivid's owner file when `p` holds it.
+ */
+function target(w: FuzzWorld, p: FuzzProc | undefined, n: number, out: boolean, nonblocking = false): Target | undefined {
   if (!p) return undefined;
   const kind = nonblocking ? isNonblockingVideo : isVideo;
-  // mostly through the owner's file when the process holds it (as a real program would)
-  const owner = vq(w).owner;
-  const ownerKind = (f: File) => kind(f) && f === owner;
+  const m = model(w);
+  const ownerKind = (f: File) => kind(f) && f === m.vivid.owner;
   const useOwner = n % 4 !== 3 && [...p.fds.values()].some((e) => ownerKind(e.file));
   const fd = w.fdOf(p, n, useOwner ? ownerKind : kind, false);
   if (fd === undefined) return undefined;
-  return { fd, file: p.fds.get(fd)!.file, m: vq(w) };
+  const file = p.fds.get(fd)!.file;
+  if (file.inode.name === VIDEO) return { fd, file, q: vividQueue(w), m: m.vivid, m2m: false };
+  const q = (filePrivate<V4l2Fh>(file).m2mCtx as V4l2M2mCtx).vq(out ? V4L2_BUF_TYPE_VIDEO_OUTPUT : V4L2_BUF_TYPE_VIDEO_CAPTURE);
+  let qm = m.m2m.get(q);
+  if (!qm) m.m2m.set(q, (qm = { ...empty(file), generation: 0 }));
+  return { fd, file, q, m: qm, m2m: true };
 }
 
 const reqbufs = defineCommand({
   name: "VIDIOC_REQBUFS",
   weight: 6,
-  args: fc.record({ p: proc, v: fc.nat(7), count: mostly(fc.integer({ min: 1, max: 4 }), 0), memory: mostly(fc.constantFrom(V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), 9), type: mostly(fc.constant(V4L2_BUF_TYPE_VIDEO_CAPTURE), 2) }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), count: mostly(fc.integer({ min: 1, max: 4 }), 0), memory: mostly(fc.constantFrom(V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), 9), wrong: wrongType }),
   async run(w, a) {
-    const p = w.pick(a.p);
-    const v = video(w, p, a.v);
-    if (!p || !v) return;
-    const req: v4l2_requestbuffers = { count: a.count, type: a.type, memory: a.memory };
-    // vb2_ioctl_reqbufs(): memory and type first, then the owner (EBUSY), then vb2_core_reqbufs (EBUSY while streaming)
-    const expect: Expect = a.memory === 9 || a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE ? ["EINVAL"] : busy(v.m, v.file) || v.m.streaming ? ["EBUSY"] : [];
-    const text = `ioctl(${v.fd}, VIDIOC_REQBUFS, {count: ${a.count}, type: ${typeName(a.type)}, memory: ${memName(a.memory)}})`;
-    if (!(await w.call(p, "ioctl", text, () => p.proc.ioctl(v.fd, VIDIOC_REQBUFS, req), expect, () => `0; count ${req.count}`))) return;
-    if (a.count && req.count < a.count) w.fail(`VIDIOC_REQBUFS allocated ${req.count} of ${a.count} buffers with memory to spare`);
-    Object.assign(v.m, { owner: req.count ? v.file : undefined, memory: a.memory, streaming: false, bufs: Array.from({ length: req.count }, () => ({ queued: false, dbuf: undefined })) });
-    v.m.generation++;
+    const p = pickProc(w, a.p);
+    const t = target(w, p, a.v, a.out);
+    if (!p || !t) return;
+    const type = a.wrong ? BAD_TYPE : t.q.type;
+    const req: v4l2_requestbuffers = { count: a.count, type, memory: a.memory };
+    // vb2_ioctl_reqbufs(): memory and type first, then the owner (EBUSY), then vb2_core_reqbufs (EBUSY while streaming);
+    // a codec may refuse a queue its state does not allow yet
+    const expect: Expect = a.memory === 9 || a.wrong ? ["EINVAL"] : busy(t) || t.m.streaming ? ["EBUSY"] : t.m2m ? undefined : [];
+    const text = `ioctl(${t.fd}, VIDIOC_REQBUFS, {count: ${a.count}, type: ${typeName(type)}, memory: ${memName(a.memory)}})`;
+    if (!(await w.call(p, "ioctl", text, () => p.proc.ioctl(t.fd, VIDIOC_REQBUFS, req), expect, () => `0; count ${req.count}`))) return;
+    if (!t.m2m && a.count && req.count < a.count) w.fail(`VIDIOC_REQBUFS allocated ${req.count} of ${a.count} buffers with memory to spare`);
+    Object.assign(t.m, { owner: t.m2m ? t.file : req.count ? t.file : undefined, memory: a.memory, bufs: Array.from({ length: req.count }, () => ({ queued: false, dbuf: undefined })) });
+    t.m.generation++;
   },
 });
 
 const querybuf = defineCommand({
   name: "VIDIOC_QUERYBUF",
   weight: 2,
-  args: fc.record({ p: proc, v: fc.nat(7), index: fc.nat(4), type: bufType }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), index: fc.nat(4), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const v = video(w, p, a.v);
-    if (!p || !v) return;
+    const t = target(w, p, a.v, a.out);
+    if (!p || !t) return;
+    const type = a.wrong ? BAD_TYPE : t.q.type;
     // anyone may query (vb2_ioctl_querybuf has no owner check); type, then index
-    const b: v4l2_buffer = { index: a.index, type: a.type, memory: v.m.memory || V4L2_MEMORY_MMAP };
-    const expect: Expect = a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE || a.index >= v.m.bufs.length ? ["EINVAL"] : [];
-    const r = await w.call(p, "ioctl", `ioctl(${v.fd}, VIDIOC_QUERYBUF, {index: ${a.index}, type: ${typeName(a.type)}})`, () => p.proc.ioctl(v.fd, VIDIOC_QUERYBUF, b), expect, () => `0; flags 0x${(b.flags ?? 0).toString(16)}, length ${b.length}`);
+    const b: v4l2_buffer = { index: a.index, type, memory: t.m.memory || V4L2_MEMORY_MMAP };
+    const expect: Expect = a.wrong || a.index >= t.m.bufs.length ? ["EINVAL"] : [];
+    const r = await w.call(p, "ioctl", `ioctl(${t.fd}, VIDIOC_QUERYBUF, {index: ${a.index}, type: ${typeName(type)}})`, () => p.proc.ioctl(t.fd, VIDIOC_QUERYBUF, b), expect, () => `0; flags 0x${(b.flags ?? 0).toString(16)}, length ${b.length}`);
     if (!r) return;
     const flags = (b.flags ?? 0) & (V4L2_BUF_FLAG_QUEUED | V4L2_BUF_FLAG_DONE);
     // __fill_v4l2_buffer(): QUEUED while queued or active, DONE when done (never both); neither once dequeued
-    const ok = v.m.bufs[a.index]!.queued ? flags === V4L2_BUF_FLAG_QUEUED || flags === V4L2_BUF_FLAG_DONE : flags === 0;
-    if (!ok) w.fail(`VIDIOC_QUERYBUF of buffer ${a.index} reports flags 0x${(b.flags ?? 0).toString(16)}; the model has it ${v.m.bufs[a.index]!.queued ? "queued" : "dequeued"}`);
+    const queued = t.m.bufs[a.index]!.queued;
+    if (queued ? flags !== V4L2_BUF_FLAG_QUEUED && flags !== V4L2_BUF_FLAG_DONE : flags !== 0) w.fail(`VIDIOC_QUERYBUF of buffer ${a.index} reports flags 0x${(b.flags ?? 0).toString(16)}; the model has it ${queued ? "queued" : "dequeued"}`);
   },
 });
 
 const qbuf = defineCommand({
   name: "VIDIOC_QBUF",
   weight: 8,
-  args: fc.record({ p: proc, v: fc.nat(7), nth: mostly(fc.nat(4), -1), type: bufType, memory: mostly(fc.constant(-1), V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), buf: fc.nat(7), any: mostly(fc.constant(false), true), raw: fdChoice }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), nth: mostly(fc.nat(4), -1), wrong: wrongType, memory: mostly(fc.constant(-1), V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), buf: fc.nat(7), any: mostly(fc.constant(false), true), raw: fdChoice }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const v = video(w, p, a.v);
-    if (!p || !v) return;
+    const t = target(w, p, a.v, a.out);
+    if (!p || !t) return;
     // mostly a dequeued buffer; -1: any index (often queued or out of range)
-    const free = v.m.bufs.flatMap((b, i) => (b.queued ? [] : [i]));
+    const free = t.m.bufs.flatMap((b, i) => (b.queued ? [] : [i]));
     if (a.nth >= 0 && !free.length) return;
     const index = a.nth >= 0 ? free[a.nth % free.length]! : a.v % 5;
+    const type = a.wrong ? BAD_TYPE : t.q.type;
     // mostly the queue's own memory type; -1 = the model's, MMAP when it has none
-    const memory = a.memory === -1 ? v.m.memory || V4L2_MEMORY_MMAP : a.memory;
-    const b: v4l2_buffer = { index: index, type: a.type, memory };
-    let text = `ioctl(${v.fd}, VIDIOC_QBUF, {index: ${index}, type: ${typeName(a.type)}, memory: ${memName(memory)}`;
+    const memory = a.memory === -1 ? t.m.memory || V4L2_MEMORY_MMAP : a.memory;
+    const b: v4l2_buffer = { index, type, memory };
+    let text = `ioctl(${t.fd}, VIDIOC_QBUF, {index: ${index}, type: ${typeName(type)}, memory: ${memName(memory)}`;
     let dbuf: File | undefined;
     let small = false;
     if (memory === V4L2_MEMORY_DMABUF) {
@@ -138,17 +176,19 @@ const qbuf = defineCommand({
       b.m = { fd };
       b.length = 0;
       text += `, m.fd: ${fd}, length: 0`;
-      const vb = queueOf(w).getBuffer(index);
+      const vb = t.q.getBuffer(index);
       small = !!dbuf && isDmaBufFile(dbuf) && !!vb && (dbuf.privateData as DmaBuf).size < vb.planes[0]!.minLength;
     }
-    const mb = v.m.bufs[index];
+    const mb = t.m.bufs[index];
     // vb2_ioctl_qbuf(): owner; vb2_queue_or_prepare_buf(): type, index, memory; vb2_core_qbuf(): state;
     // __prepare_dmabuf(): dma_buf_get (EINVAL for a bad fd or a non-dma-buf) and the plane's minimum length
-    const pre: Expect = busy(v.m, v.file) ? ["EBUSY"] : a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE || !mb || memory !== v.m.memory || mb.queued ? ["EINVAL"] : undefined;
+    const pre: Expect = busy(t) ? ["EBUSY"] : a.wrong || !mb || memory !== t.m.memory || mb.queued ? ["EINVAL"] : undefined;
     // whether the device can use the buffer's layout is the exporter's and the device's business
-    // (vb2_dc_map_dmabuf: EFAULT when the mapping is not one contiguous DMA range)
-    const expect: Expect = pre ?? (memory !== V4L2_MEMORY_DMABUF ? [] : !dbuf || !isDmaBufFile(dbuf) || small ? ["EINVAL"] : undefined);
-    const r = await w.call(p, "ioctl", `${text}})`, () => p.proc.ioctl(v.fd, VIDIOC_QBUF, b), expect);
+    // (vb2_dc_map_dmabuf: EFAULT when the mapping is not one contiguous DMA range); a codec's
+    // buf_prepare checks payloads
+    const bad = memory === V4L2_MEMORY_DMABUF && (!dbuf || !isDmaBufFile(dbuf) || small);
+    const expect: Expect = pre ?? (bad ? ["EINVAL"] : memory === V4L2_MEMORY_DMABUF || t.m2m ? undefined : []);
+    const r = await w.call(p, "ioctl", `${text}})`, () => p.proc.ioctl(t.fd, VIDIOC_QBUF, b), expect);
     if (pre || !mb) return;
     // a DMABUF plane keeps its dma-buf and attachment until replaced or freed; a failed prepare drops it
     if (memory === V4L2_MEMORY_DMABUF) mb.dbuf = r ? dbuf : undefined;
@@ -159,21 +199,23 @@ const qbuf = defineCommand({
 const dqbuf = defineCommand({
   name: "VIDIOC_DQBUF",
   weight: 6,
-  args: fc.record({ p: proc, v: fc.nat(7), type: bufType }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const v = video(w, p, a.v, true);
-    if (!p || !v) return;
-    const b: v4l2_buffer = { index: 0, type: a.type, memory: v.m.memory || V4L2_MEMORY_MMAP };
-    // vb2_ioctl_dqbuf(): owner; type; __vb2_wait_for_done_vb(): EINVAL when not streaming, EAGAIN
-    // (O_NONBLOCK) while no buffer is done; whether one is done depends on the hardware's timing
-    const queued = v.m.bufs.some((x) => x.queued);
+    const t = target(w, p, a.v, a.out, true);
+    if (!p || !t) return;
+    const type = a.wrong ? BAD_TYPE : t.q.type;
+    const b: v4l2_buffer = { index: 0, type, memory: t.m.memory || V4L2_MEMORY_MMAP };
+    const queued = t.m.bufs.some((x) => x.queued);
     // mostly when something is queued; now and then regardless (EINVAL, EAGAIN)
     if (!queued && a.v % 4 !== 3) return;
-    const expect: Expect = busy(v.m, v.file) ? ["EBUSY"] : a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE || !v.m.streaming ? ["EINVAL"] : !queued ? ["EAGAIN"] : undefined;
-    const r = await w.call(p, "ioctl", `ioctl(${v.fd}, VIDIOC_DQBUF, {type: ${typeName(a.type)}})`, () => p.proc.ioctl(v.fd, VIDIOC_DQBUF, b), expect, () => `0; index ${b.index}, sequence ${b.sequence}`);
+    // vb2_ioctl_dqbuf(): owner; type; __vb2_wait_for_done_vb(): EINVAL when not streaming, EAGAIN
+    // (O_NONBLOCK) while no buffer is done; whether one is done depends on the hardware's timing, and
+    // a codec may end the stream (EPIPE)
+    const expect: Expect = busy(t) ? ["EBUSY"] : a.wrong || !t.m.streaming ? ["EINVAL"] : !queued && !t.m2m ? ["EAGAIN"] : undefined;
+    const r = await w.call(p, "ioctl", `ioctl(${t.fd}, VIDIOC_DQBUF, {type: ${typeName(type)}})`, () => p.proc.ioctl(t.fd, VIDIOC_DQBUF, b), expect, () => `0; index ${b.index}, sequence ${b.sequence}`);
     if (!r) return;
-    const mb = v.m.bufs[b.index];
+    const mb = t.m.bufs[b.index];
     if (!mb?.queued) return w.fail(`VIDIOC_DQBUF returned buffer ${b.index}, which the model has ${mb ? "dequeued" : "not allocated"}`);
     mb.queued = false;
   },
@@ -182,23 +224,24 @@ const dqbuf = defineCommand({
 const stream = defineCommand({
   name: "VIDIOC_STREAMON/OFF",
   weight: 3,
-  args: fc.record({ p: proc, v: fc.nat(7), on: fc.boolean(), type: bufType }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), on: fc.boolean(), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const v = video(w, p, a.v);
-    if (!p || !v) return;
-    if (a.on && !v.m.bufs.length && a.v % 4 !== 3) return;
-    // vb2_ioctl_streamon/off(): owner; vb2_core_streamon/off(): type; STREAMON needs buffers
-    const expect: Expect = busy(v.m, v.file) ? ["EBUSY"] : a.type !== V4L2_BUF_TYPE_VIDEO_CAPTURE || (a.on && !v.m.bufs.length) ? ["EINVAL"] : [];
+    const t = target(w, p, a.v, a.out);
+    if (!p || !t) return;
+    if (a.on && !t.m.bufs.length && a.v % 4 !== 3) return;
+    const type = a.wrong ? BAD_TYPE : t.q.type;
+    // vb2_ioctl_streamon/off(): owner; vb2_core_streamon/off(): type; STREAMON needs buffers (a codec
+    // may refuse to start in its current state)
+    const expect: Expect = busy(t) ? ["EBUSY"] : a.wrong || (a.on && !t.m.streaming && !t.m.bufs.length) ? ["EINVAL"] : a.on && t.m2m ? undefined : [];
     const name = a.on ? "VIDIOC_STREAMON" : "VIDIOC_STREAMOFF";
-    const r = await w.call(p, "ioctl", `ioctl(${v.fd}, ${name}, &(int){${typeName(a.type)}})`, () => p.proc.ioctl(v.fd, a.on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, a.type), expect);
+    const r = await w.call(p, "ioctl", `ioctl(${t.fd}, ${name}, &(int){${typeName(type)}})`, () => p.proc.ioctl(t.fd, a.on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, type), expect);
     if (!r) return;
-    v.m.streaming = a.on;
-    // __vb2_queue_cancel(): every buffer back to dequeued, done ones discarded
+    t.m.streaming = a.on;
     if (a.on) return;
-    for (const x of v.m.bufs) x.queued = false;
-    const q = queueOf(w);
-    if (q.queuedList.length || q.doneList.length) w.fail(`after VIDIOC_STREAMOFF ${q.queuedList.length} buffer(s) are still queued and ${q.doneList.length} done`);
+    // __vb2_queue_cancel(): every buffer back to dequeued, done ones discarded
+    for (const x of t.m.bufs) x.queued = false;
+    if (t.q.queuedList.length || t.q.doneList.length) w.fail(`after VIDIOC_STREAMOFF ${t.q.queuedList.length} buffer(s) are still queued and ${t.q.doneList.length} done`);
   },
 });
 
@@ -207,7 +250,7 @@ const sleep = defineCommand({
   weight: 3,
   args: fc.constantFrom(1, 20, 34, 100),
   run(w, ms: number) {
-    // time passes for the hardware: vivid completes a frame per interval (1/30 s by default)
+    // time passes for the hardware: vivid completes a frame per interval (1/30 s by default), codecs their jobs
     w.steps++;
     w.kernel.clock.advance(ms * 1_000_000);
     w.log(`usleep(${ms * 1000}); // virtual time`);
@@ -217,65 +260,73 @@ const sleep = defineCommand({
 const expbuf = defineCommand({
   name: "VIDIOC_EXPBUF",
   weight: 4,
-  args: fc.record({ p: proc, v: fc.nat(7), index: fc.nat(4), flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR), 0x80) }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), index: fc.nat(4), flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR), 0x80) }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const v = video(w, p, a.v);
-    if (!p || !v) return;
-    const eb: v4l2_exportbuffer = { type: V4L2_BUF_TYPE_VIDEO_CAPTURE, index: a.index, plane: 0, flags: a.flags };
+    const t = target(w, p, a.v, a.out);
+    if (!p || !t) return;
+    const eb: v4l2_exportbuffer = { type: t.q.type, index: a.index, plane: 0, flags: a.flags };
     const want = w.lowestFree(p);
     // vb2_ioctl_expbuf(): EBUSY for a file handle that does not own the queue comes first
-    const expect: Expect = busy(v.m, v.file) ? ["EBUSY"] : a.flags & ~(O_CLOEXEC | O_ACCMODE) || v.m.memory !== V4L2_MEMORY_MMAP || a.index >= v.m.bufs.length ? ["EINVAL"] : undefined;
-    const text = `ioctl(${v.fd}, VIDIOC_EXPBUF, {type: V4L2_BUF_TYPE_VIDEO_CAPTURE, index: ${a.index}, plane: 0, flags: ${oflags(a.flags)}})`;
-    const r = await w.call(p, "ioctl", text, () => p.proc.ioctl(v.fd, VIDIOC_EXPBUF, eb), expect, () => `0; fd ${eb.fd}`);
+    const expect: Expect = busy(t) ? ["EBUSY"] : a.flags & ~(O_CLOEXEC | O_ACCMODE) || t.m.memory !== V4L2_MEMORY_MMAP || a.index >= t.m.bufs.length ? ["EINVAL"] : undefined;
+    const text = `ioctl(${t.fd}, VIDIOC_EXPBUF, {type: ${typeName(t.q.type)}, index: ${a.index}, plane: 0, flags: ${oflags(a.flags)}})`;
+    const r = await w.call(p, "ioctl", text, () => p.proc.ioctl(t.fd, VIDIOC_EXPBUF, eb), expect, () => `0; fd ${eb.fd}`);
     if (!r) return;
     if (eb.fd !== want) w.fail(`VIDIOC_EXPBUF returned fd ${eb.fd}; expected the lowest free fd, ${want}`);
     const file = p.proc.fds.lookup(eb.fd!);
     if (!file || !isDmaBufFile(file) || w.files.has(file)) return w.fail(`VIDIOC_EXPBUF fd ${eb.fd} is not a new dma-buf`);
     w.addFd(p, eb.fd!, `VIDIOC_EXPBUF(${a.index})`, (a.flags & O_CLOEXEC) !== 0);
-    shareMemory(w, file, `vb2 queue generation ${v.m.generation}, buffer ${a.index}`);
+    shareMemory(w, file, `${t.file.inode.name} ino ${t.file.inode.ino} ${typeName(t.q.type)} queue generation ${t.m.generation}, buffer ${a.index}`);
   },
 });
 
 const QUEUED_STATES: readonly number[] = [VB2_BUF_STATE_QUEUED, VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR];
 
-/** The vivid camera: the whole streaming I/O cycle, whose exported dma-bufs join the rest of the program. */
+/** Every queue the model knows, with its driver queue. */
+const queues = (w: FuzzWorld): [Vb2Queue, QueueModel][] => {
+  const m = model(w);
+  return [[vividQueue(w), m.vivid], ...m.m2m];
+};
+const dbufRefs = (w: FuzzWorld, file: File) => queues(w).reduce((n, [, qm]) => n + qm.bufs.filter((b) => b.dbuf === file).length, 0);
+
+/** The vivid camera and the JPEG codecs: the whole streaming I/O cycle; exported dma-bufs join the rest of the program. */
 export const v4l2Plugin: FuzzPlugin = {
   name: "v4l2",
-  kernelPlugins: () => [mm(), v4l2Sim()],
-  paths: [VIDEO],
+  kernelPlugins: () => [mm(), v4l2Sim(), codecSim()],
+  paths: NODES,
   commands: [reqbufs, querybuf, qbuf, dqbuf, stream, sleep, expbuf],
-  // Documentation/userspace-api/media/v4l/vidioc-reqbufs.rst, vidioc-qbuf.rst (EAGAIN, EINVAL, EIO,
-  // EPIPE), vidioc-streamon.rst (EINVAL, EPIPE), vidioc-expbuf.rst; EBUSY: the queue belongs
-  // to another file handle (vb2_queue_is_busy); ENOMEM; EMFILE from EXPBUF's fd
+  // Documentation/userspace-api/media/v4l/vidioc-reqbufs.rst, vidioc-querybuf.rst, vidioc-qbuf.rst
+  // (EAGAIN, EINVAL, EIO, EPIPE), vidioc-streamon.rst (EINVAL, EPIPE), vidioc-expbuf.rst; EBUSY: the
+  // queue belongs to another file handle (vb2_queue_is_busy); ENOMEM; EMFILE from EXPBUF's fd
   errnos: { ioctl: { man: "V4L2 spec: VIDIOC_REQBUFS, VIDIOC_QUERYBUF, VIDIOC_QBUF/DQBUF, VIDIOC_STREAMON/OFF, VIDIOC_EXPBUF", errnos: ["EBUSY", "ENOMEM", "EMFILE", "EAGAIN", "EIO", "EPIPE"] } },
   async onSpawn(w: FuzzWorld, p) {
-    await w.open(p, VIDEO, O_RDWR | O_CLOEXEC | O_NONBLOCK, `open("${VIDEO}", O_RDWR|O_CLOEXEC|O_NONBLOCK)`);
+    for (const path of NODES) await w.open(p, path, O_RDWR | O_CLOEXEC | O_NONBLOCK, `open("${path}", O_RDWR|O_CLOEXEC|O_NONBLOCK)`);
   },
   // vb2 holds a reference on (and an attachment to) the dma-buf of each DMABUF plane it prepared
-  kernelRefs: (w, file) => (isDmaBufFile(file) ? vq(w).bufs.filter((b) => b.dbuf === file).length : 0),
-  attachments: (w, file) => vq(w).bufs.filter((b) => b.dbuf === file).length,
+  kernelRefs: (w, file) => (isDmaBufFile(file) ? dbufRefs(w, file) : 0),
+  attachments: dbufRefs,
   invariants: [
     {
       name: "each vb2 buffer is in exactly one of {dequeued, queued, done}, as the model has it",
       check(w) {
-        const m = vq(w);
-        const q = queueOf(w);
-        if (q.numBuffers !== m.bufs.length) w.fail(`the vivid queue has ${q.numBuffers} buffers; the model expects ${m.bufs.length}`);
-        if (q.isStreaming !== m.streaming) w.fail(`the vivid queue is ${q.isStreaming ? "" : "not "}streaming; the model expects ${m.streaming ? "streaming" : "stopped"}`);
-        if ((q.owner === undefined) !== (m.owner === undefined)) w.fail(`the vivid queue ${q.owner === undefined ? "has no owner" : "has an owner"}; the model expects ${m.owner ? "one" : "none"}`);
-        const queued = new Set(q.queuedList);
-        const done = new Set(q.doneList);
-        m.bufs.forEach((mb, i) => {
-          const vb = q.getBuffer(i);
-          if (!vb) return w.fail(`vivid buffer ${i} does not exist`);
-          const inLists = (queued.has(vb) ? 1 : 0) + (done.has(vb) ? 1 : 0);
-          const isDone = vb.state === VB2_BUF_STATE_DONE || vb.state === VB2_BUF_STATE_ERROR;
-          if (vb.state === VB2_BUF_STATE_DEQUEUED ? inLists !== 0 : !QUEUED_STATES.includes(vb.state) || !queued.has(vb) || done.has(vb) !== isDone)
-            w.fail(`vivid buffer ${i} is in state ${vb.state} but ${queued.has(vb) ? "" : "not "}on the queued list and ${done.has(vb) ? "" : "not "}on the done list`);
-          if (mb.queued !== (vb.state !== VB2_BUF_STATE_DEQUEUED)) w.fail(`vivid buffer ${i} is in vb2 state ${vb.state}; the model has it ${mb.queued ? "queued" : "dequeued"}`);
-          if (mb.dbuf && vb.planes[0]!.dbuf !== mb.dbuf.privateData) w.fail(`vivid buffer ${i} does not hold the dma-buf it was queued with`);
-        });
+        for (const [q, m] of queues(w)) {
+          const where = `${m === model(w).vivid ? VIDEO : m.owner!.inode.name} ${typeName(q.type)}`;
+          if (q.numBuffers !== m.bufs.length) w.fail(`the ${where} queue has ${q.numBuffers} buffers; the model expects ${m.bufs.length}`);
+          if (q.isStreaming !== m.streaming) w.fail(`the ${where} queue is ${q.isStreaming ? "" : "not "}streaming; the model expects ${m.streaming ? "streaming" : "stopped"}`);
+          if ((q.owner === undefined) !== (m.owner === undefined) && m === model(w).vivid) w.fail(`the vivid queue ${q.owner === undefined ? "has no owner" : "has an owner"}; the model expects ${m.owner ? "one" : "none"}`);
+          const queued = new Set(q.queuedList);
+          const done = new Set(q.doneList);
+          m.bufs.forEach((mb, i) => {
+            const vb = q.getBuffer(i);
+            if (!vb) return w.fail(`${where} buffer ${i} does not exist`);
+            const inLists = (queued.has(vb) ? 1 : 0) + (done.has(vb) ? 1 : 0);
+            const isDone = vb.state === VB2_BUF_STATE_DONE || vb.state === VB2_BUF_STATE_ERROR;
+            if (vb.state === VB2_BUF_STATE_DEQUEUED ? inLists !== 0 : !QUEUED_STATES.includes(vb.state) || !queued.has(vb) || done.has(vb) !== isDone)
+              w.fail(`${where} buffer ${i} is in state ${vb.state} but ${queued.has(vb) ? "" : "not "}on the queued list and ${done.has(vb) ? "" : "not "}on the done list`);
+            if (mb.queued !== (vb.state !== VB2_BUF_STATE_DEQUEUED)) w.fail(`${where} buffer ${i} is in vb2 state ${vb.state}; the model has it ${mb.queued ? "queued" : "dequeued"}`);
+            if (mb.dbuf && vb.planes[0]!.dbuf !== mb.dbuf.privateData) w.fail(`${where} buffer ${i} does not hold the dma-buf it was queued with`);
+          });
+        }
       },
     },
   ],
