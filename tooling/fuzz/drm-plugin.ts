@@ -7,6 +7,7 @@ import drmSim, {
   type DrmFile, type DrmGemObject, type drm_mode_create_dumb, type drm_mode_fb_cmd2, type drm_mode_map_dumb, type drm_prime_handle,
 } from "@dmabuf/drm-sim";
 import { defineCommand, fdChoice } from "./core-plugin.js";
+import { DRM_IOCTL_ERRNOS } from "./errno-table.js";
 import type { Expect, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
 
 /*
@@ -365,8 +366,7 @@ export const drmPlugin: FuzzPlugin = {
   kernelPlugins: () => [mm(), drmSim()],
   // opened O_NONBLOCK only (onSpawn and DRM open), so that read(2) cannot wait forever for an event
   commands: [openCard, createDumb, mapDumb, gemClose, handleToFd, fdToHandle, addFb2, rmFb],
-  // drm_ioctl.c and drm_prime.c, drm_mode_create_dumb(), drm_mode_addfb2(), drm_gem_mmap() (see DRM_IOCTL_ERRNOS)
-  errnos: { ioctl: { man: "DRM ioctls (drm_ioctl.c, drm_gem.c, drm_prime.c, drm_framebuffer.c)", errnos: ["ENOENT", "EOPNOTSUPP", "ENOMEM", "EMFILE", "ERANGE", "EACCES"] } },
+  errnos: { ioctl: DRM_IOCTL_ERRNOS },
   async onSpawn(w, p) {
     for (const path of CARDS) await w.open(p, path, CARD_FLAGS, `open("${path}", O_RDWR|O_CLOEXEC|O_NONBLOCK)`);
   },

@@ -8,7 +8,7 @@
  */
 export { FuzzFailure, FuzzWorld, type Expect, type FdChoice, type FdEntry, type FuzzCommand, type FuzzInvariant, type FuzzPlugin, type FuzzProc, type VmaEntry } from "./world.js";
 export { corePlugin, defineCommand, fdChoice, mapName, oflags, protName } from "./core-plugin.js";
-export { KNOWN_DEVIATIONS, SYSCALL_ERRNOS } from "./errno-table.js";
+export { DRM_IOCTL_ERRNOS, KNOWN_DEVIATIONS, SYSCALL_ERRNOS, V4L2_IOCTL_ERRNOS } from "./errno-table.js";
 export { fuzzProperty, newStats, programArbitrary, runProgram, type FuzzOptions, type FuzzStats, type Step } from "./fuzz.js";
 export { memDevices } from "./mem-device.js";
 export { dmaBufPlugin } from "./dmabuf-plugin.js";

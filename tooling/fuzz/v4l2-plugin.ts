@@ -10,18 +10,21 @@ import v4l2Sim, {
 } from "@dmabuf/v4l2-sim";
 import { defineCommand, fdChoice, oflags } from "./core-plugin.js";
 import { shareMemory } from "./dmabuf-plugin.js";
+import { V4L2_IOCTL_ERRNOS } from "./errno-table.js";
 import type { Expect, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
 
 /*
- * The vivid camera's buffer queue from userspace: VIDIOC_REQBUFS (MMAP and DMABUF memory, counts
- * including 0, which frees the queue), VIDIOC_QUERYBUF, VIDIOC_QBUF (MMAP, and DMABUF importing a
- * dma-buf fd the process holds, too small ones included), VIDIOC_DQBUF (O_NONBLOCK: EAGAIN while no
- * frame is done), VIDIOC_STREAMON/STREAMOFF, VIDIOC_EXPBUF (whose dma-bufs the other plugins'
- * commands then pass, map, import and close), and virtual time passing so that frames complete.
- * The model keeps the queue's owner (the file handle that allocated the buffers, vb2_queue.owner),
- * its memory type, whether it streams, and each buffer's state as userspace can know it
- * (dequeued or queued; "queued" covers QUEUED, ACTIVE and DONE in the driver, since completion is
- * the hardware's timing); the invariants compare it with the vb2 queue after every step.
+ * Streaming I/O from userspace on the vivid camera (/dev/video0) and the JPEG encoder and decoder
+ * mem2mem nodes (/dev/video1, /dev/video2, as VIDIOC_QUERYCAP reports them on the default board):
+ * VIDIOC_REQBUFS (MMAP and DMABUF memory, counts including 0, which frees the queue),
+ * VIDIOC_QUERYBUF, VIDIOC_QBUF (MMAP, and DMABUF importing a dma-buf fd the process holds, too small
+ * ones included), VIDIOC_DQBUF (O_NONBLOCK: EAGAIN while no buffer is done), VIDIOC_STREAMON/OFF,
+ * VIDIOC_EXPBUF (whose dma-bufs the other plugins' commands then pass, map, import and close), and
+ * virtual time passing so that frames and codec jobs complete. The model keeps, per vb2 queue (vivid's
+ * one; each m2m context's OUTPUT and CAPTURE), the owner (vb2_queue.owner, the EBUSY rule), memory
+ * type, whether it streams, and each buffer's state as userspace can know it: dequeued or queued
+ * ("queued" covers QUEUED, ACTIVE and DONE in vb2, since completion is the hardware's timing). The
+ * invariants compare it with the vb2 queues after every step.
  */
 
 const VIDEO = "/dev/video0";
@@ -90,32 +93,40 @@ function pickProc(w: FuzzWorld, n: number): FuzzProc | undefined {
 }
 
 /**
- * The queue behind a video fd of `p` chosen by `n` (only non-blocking opens with `nonblocking`); for
- * an m2m node, its OUTPUT or CAPTURE queue by `out`. Mostly vivid's owner file when `p` holds it.
+ * A queue behind a video fd of `p` chosen by `n` (only non-blocking opens with `nonblocking`): vivid's
+ * one queue, or an m2m context's OUTPUT or CAPTURE queue (by `out`). Mostly one that satisfies
+ * `prefer` (e.g. has buffers) when `p` has such a queue, as a real program works on the queue it set up.
  */
-function target(w: FuzzWorld, p: FuzzProc | undefined, n: number, out: boolean, nonblocking = false): Target | undefined {
+function target(w: FuzzWorld, p: FuzzProc | undefined, n: number, out: boolean, nonblocking = false, prefer?: (m: QueueModel) => boolean): Target | undefined {
   if (!p) return undefined;
-  const kind = nonblocking ? isNonblockingVideo : isVideo;
   const m = model(w);
-  const ownerKind = (f: File) => kind(f) && f === m.vivid.owner;
-  const useOwner = n % 4 !== 3 && [...p.fds.values()].some((e) => ownerKind(e.file));
-  const fd = w.fdOf(p, n, useOwner ? ownerKind : kind, false);
-  if (fd === undefined) return undefined;
-  const file = p.fds.get(fd)!.file;
-  if (file.inode.name === VIDEO) return { fd, file, q: vividQueue(w), m: m.vivid, m2m: false };
-  const q = (filePrivate<V4l2Fh>(file).m2mCtx as V4l2M2mCtx).vq(out ? V4L2_BUF_TYPE_VIDEO_OUTPUT : V4L2_BUF_TYPE_VIDEO_CAPTURE);
-  let qm = m.m2m.get(q);
-  if (!qm) m.m2m.set(q, (qm = { ...empty(file), generation: 0 }));
-  return { fd, file, q, m: qm, m2m: true };
+  const all: Target[] = [];
+  for (const [fd, e] of [...p.fds].sort(([x], [y]) => x - y)) {
+    if (!(nonblocking ? isNonblockingVideo : isVideo)(e.file)) continue;
+    if (e.file.inode.name === VIDEO) {
+      all.push({ fd, file: e.file, q: vividQueue(w), m: m.vivid, m2m: false });
+      continue;
+    }
+    const ctx = filePrivate<V4l2Fh>(e.file).m2mCtx as V4l2M2mCtx;
+    for (const q of out ? [ctx.outQ, ctx.capQ] : [ctx.capQ, ctx.outQ]) {
+      let qm = m.m2m.get(q);
+      if (!qm) m.m2m.set(q, (qm = { ...empty(e.file), generation: 0 }));
+      all.push({ fd, file: e.file, q, m: qm, m2m: true });
+    }
+  }
+  const preferred = prefer && n % 4 !== 3 ? all.filter((t) => prefer(t.m) && !busy(t)) : [];
+  const from = preferred.length ? preferred : all.filter((t, i) => !t.m2m || all[i - 1]?.file !== t.file);
+  return from.length ? from[n % from.length] : undefined;
 }
+const hasBufs = (m: QueueModel) => m.bufs.length > 0;
 
 const reqbufs = defineCommand({
   name: "VIDIOC_REQBUFS",
-  weight: 6,
+  weight: 3,
   args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), count: mostly(fc.integer({ min: 1, max: 4 }), 0), memory: mostly(fc.constantFrom(V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), 9), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out);
+    const t = target(w, p, a.v, a.out, false, (m) => !hasBufs(m));
     if (!p || !t) return;
     const type = a.wrong ? BAD_TYPE : t.q.type;
     const req: v4l2_requestbuffers = { count: a.count, type, memory: a.memory };
@@ -136,7 +147,7 @@ const querybuf = defineCommand({
   args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), index: fc.nat(4), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out);
+    const t = target(w, p, a.v, a.out, false, hasBufs);
     if (!p || !t) return;
     const type = a.wrong ? BAD_TYPE : t.q.type;
     // anyone may query (vb2_ioctl_querybuf has no owner check); type, then index
@@ -151,13 +162,22 @@ const querybuf = defineCommand({
   },
 });
 
+const qbufArgs = fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), nth: mostly(fc.nat(4), -1), wrong: wrongType, memory: mostly(fc.constant(-1), V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), buf: fc.nat(7), any: mostly(fc.constant(false), true), raw: fdChoice });
+
 const qbuf = defineCommand({
   name: "VIDIOC_QBUF",
   weight: 8,
-  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), nth: mostly(fc.nat(4), -1), wrong: wrongType, memory: mostly(fc.constant(-1), V4L2_MEMORY_MMAP, V4L2_MEMORY_DMABUF), buf: fc.nat(7), any: mostly(fc.constant(false), true), raw: fdChoice }),
-  async run(w, a) {
+  // a program usually queues several buffers in a row (vivid starts streaming with 2 queued)
+  args: fc.record({ a: qbufArgs, times: fc.integer({ min: 1, max: 3 }) }),
+  async run(w, { a, times }) {
+    const valid = a.nth >= 0 && !a.wrong && a.memory === -1;
+    for (let i = 0; i < (valid ? times : 1); i++) await qbufOnce(w, a);
+  },
+});
+
+async function qbufOnce(w: FuzzWorld, a: typeof qbufArgs extends fc.Arbitrary<infer A> ? A : never): Promise<void> {
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out);
+    const t = target(w, p, a.v, a.out, false, (m) => m.bufs.some((b) => !b.queued));
     if (!p || !t) return;
     // mostly a dequeued buffer; -1: any index (often queued or out of range)
     const free = t.m.bufs.flatMap((b, i) => (b.queued ? [] : [i]));
@@ -193,22 +213,23 @@ const qbuf = defineCommand({
     // a DMABUF plane keeps its dma-buf and attachment until replaced or freed; a failed prepare drops it
     if (memory === V4L2_MEMORY_DMABUF) mb.dbuf = r ? dbuf : undefined;
     if (r) mb.queued = true;
-  },
-});
+}
 
 const dqbuf = defineCommand({
   name: "VIDIOC_DQBUF",
   weight: 6,
-  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), wrong: wrongType }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), wrong: wrongType, wait: fc.constantFrom(0, 34, 100) }),
   async run(w, a) {
+    // as a program that sleeps (or polls) before it dequeues
+    if (a.wait) advance(w, a.wait);
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out, true);
+    const t = target(w, p, a.v, a.out, true, (m) => m.streaming && m.bufs.some((b) => b.queued));
     if (!p || !t) return;
     const type = a.wrong ? BAD_TYPE : t.q.type;
     const b: v4l2_buffer = { index: 0, type, memory: t.m.memory || V4L2_MEMORY_MMAP };
     const queued = t.m.bufs.some((x) => x.queued);
     // mostly when something is queued; now and then regardless (EINVAL, EAGAIN)
-    if (!queued && a.v % 4 !== 3) return;
+    if (!(queued && t.m.streaming) && a.v % 4 !== 3) return;
     // vb2_ioctl_dqbuf(): owner; type; __vb2_wait_for_done_vb(): EINVAL when not streaming, EAGAIN
     // (O_NONBLOCK) while no buffer is done; whether one is done depends on the hardware's timing, and
     // a codec may end the stream (EPIPE)
@@ -224,10 +245,10 @@ const dqbuf = defineCommand({
 const stream = defineCommand({
   name: "VIDIOC_STREAMON/OFF",
   weight: 3,
-  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), on: fc.boolean(), wrong: wrongType }),
+  args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), on: mostly(fc.constant(true), false), wrong: wrongType }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out);
+    const t = target(w, p, a.v, a.out, false, a.on ? (m) => !m.streaming && hasBufs(m) : (m) => m.streaming);
     if (!p || !t) return;
     if (a.on && !t.m.bufs.length && a.v % 4 !== 3) return;
     const type = a.wrong ? BAD_TYPE : t.q.type;
@@ -245,16 +266,19 @@ const stream = defineCommand({
   },
 });
 
+/** Time passes for the hardware: vivid completes a frame per interval (1/30 s by default), codecs their jobs. */
+function advance(w: FuzzWorld, ms: number): void {
+  w.steps++;
+  w.kernel.clock.advance(ms * 1_000_000);
+  w.log(`usleep(${ms * 1000}); // virtual time`);
+}
+
 const sleep = defineCommand({
   name: "usleep",
   weight: 3,
   args: fc.constantFrom(1, 20, 34, 100),
-  run(w, ms: number) {
-    // time passes for the hardware: vivid completes a frame per interval (1/30 s by default), codecs their jobs
-    w.steps++;
-    w.kernel.clock.advance(ms * 1_000_000);
-    w.log(`usleep(${ms * 1000}); // virtual time`);
-  },
+  run: advance,
+
 });
 
 const expbuf = defineCommand({
@@ -263,7 +287,7 @@ const expbuf = defineCommand({
   args: fc.record({ p: proc, v: fc.nat(7), out: fc.boolean(), index: fc.nat(4), flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR), 0x80) }),
   async run(w, a) {
     const p = pickProc(w, a.p);
-    const t = target(w, p, a.v, a.out);
+    const t = target(w, p, a.v, a.out, false, (m) => m.memory === V4L2_MEMORY_MMAP && hasBufs(m));
     if (!p || !t) return;
     const eb: v4l2_exportbuffer = { type: t.q.type, index: a.index, plane: 0, flags: a.flags };
     const want = w.lowestFree(p);
@@ -295,10 +319,7 @@ export const v4l2Plugin: FuzzPlugin = {
   kernelPlugins: () => [mm(), v4l2Sim(), codecSim()],
   paths: NODES,
   commands: [reqbufs, querybuf, qbuf, dqbuf, stream, sleep, expbuf],
-  // Documentation/userspace-api/media/v4l/vidioc-reqbufs.rst, vidioc-querybuf.rst, vidioc-qbuf.rst
-  // (EAGAIN, EINVAL, EIO, EPIPE), vidioc-streamon.rst (EINVAL, EPIPE), vidioc-expbuf.rst; EBUSY: the
-  // queue belongs to another file handle (vb2_queue_is_busy); ENOMEM; EMFILE from EXPBUF's fd
-  errnos: { ioctl: { man: "V4L2 spec: VIDIOC_REQBUFS, VIDIOC_QUERYBUF, VIDIOC_QBUF/DQBUF, VIDIOC_STREAMON/OFF, VIDIOC_EXPBUF", errnos: ["EBUSY", "ENOMEM", "EMFILE", "EAGAIN", "EIO", "EPIPE"] } },
+  errnos: { ioctl: V4L2_IOCTL_ERRNOS },
   async onSpawn(w: FuzzWorld, p) {
     for (const path of NODES) await w.open(p, path, O_RDWR | O_CLOEXEC | O_NONBLOCK, `open("${path}", O_RDWR|O_CLOEXEC|O_NONBLOCK)`);
   },
