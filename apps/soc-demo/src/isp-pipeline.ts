@@ -5,9 +5,9 @@
  * those (PRIME) and flips to them. The ISP is any mem2mem plugin loaded by package name, the way a
  * board config names a driver package (Linux: a module loaded for a devicetree compatible).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { container } from "tsyringe";
 import {
@@ -30,13 +30,22 @@ export const DEFAULT_ISP_PLUGIN = "@example/out-of-tree-isp";
 const BUFFERS = 4;
 
 /**
- * A driver plugin by package name (or path), resolved from the current directory first and then
- * from soc-demo's own dependencies; core's loadPlugin reports a missing package or a non-plugin.
+ * A driver plugin by package name (or path), resolved from the current directory first (which
+ * finds a package's own name by self-reference) and then from soc-demo's own dependencies; core's
+ * loadPlugin reports a missing package or a non-plugin.
  */
 export async function loadPluginByName(spec: string): Promise<DriverPlugin> {
-  for (const from of [join(process.cwd(), "noop.js"), import.meta.filename])
+  const path = spec.startsWith(".") || isAbsolute(spec) ? resolve(spec) : undefined;
+  // A package folder is resolved by its name from inside it, so its "exports" apply: require.resolve
+  // of a folder reads only "main", which an ESM package with an exports map usually lacks.
+  const manifest = path && join(path, "package.json");
+  const attempts: [from: string, request: string][] =
+    manifest && existsSync(manifest)
+      ? [[manifest, (JSON.parse(readFileSync(manifest, "utf8")) as { name: string }).name], [manifest, path]]
+      : [[join(process.cwd(), "noop.js"), path ?? spec], [import.meta.filename, path ?? spec]];
+  for (const [from, request] of attempts)
     try {
-      return await loadPlugin(pathToFileURL(createRequire(from).resolve(spec.startsWith(".") ? resolve(spec) : spec)).href);
+      return await loadPlugin(pathToFileURL(createRequire(from).resolve(request)).href);
     } catch (e) {
       if ((e as { code?: string }).code !== "MODULE_NOT_FOUND") throw e;
     }
