@@ -22,8 +22,8 @@ import v4l2Sim, {
 } from "@dmabuf/v4l2-sim";
 import type { PipelineOptions, RunSummary } from "./pipeline.js";
 import { PipelineError } from "./pipeline.js";
-import * as K from "./userspace/drm.js";
-import * as V from "./userspace/v4l2.js";
+import { libdrm as K } from "@dmabuf/drm-sim";
+import { libv4l2 as V } from "@dmabuf/v4l2-sim";
 
 /** The example plugin in this repository, used when --plugin is not given. */
 export const DEFAULT_ISP_PLUGIN = "@example/out-of-tree-isp";
@@ -122,13 +122,13 @@ export async function runIspPipeline(o: PipelineOptions): Promise<RunSummary> {
 
   // --- compositor: PRIME-import the ISP's NV12 buffers as framebuffers ---
   const card = compositor.open("/dev/dri/card0", O_RDWR);
-  const pipe = await K.findPipe(compositor, card);
+  const pipe = await K.kmsIds(compositor, card);
   const mode = [...pipe.modes].reverse().find((m) => m.hdisplay >= W && m.vdisplay >= H);
   if (!mode) throw new PipelineError(`no display mode is large enough for ${W}x${H}`);
   const fbs: number[] = [];
   for (const fd of dispFds) {
-    const handle = await K.primeImport(compositor, card, fd);
-    fbs.push(await K.addFb2(compositor, card, W, H, D.DRM_FORMAT_NV12, [handle, handle], [out.bytesperline, out.bytesperline], [0, out.bytesperline * H]));
+    const handle = await K.fdToHandle(compositor, card, fd);
+    fbs.push(await K.addFb(compositor, card, W, H, D.DRM_FORMAT_NV12, [handle, handle], [out.bytesperline, out.bytesperline], [0, out.bytesperline * H]));
   }
   await K.modeset(compositor, card, pipe, mode, fbs[0]!, W, H);
   if (o.pngDir) mkdirSync(o.pngDir, { recursive: true });
@@ -164,7 +164,7 @@ export async function runIspPipeline(o: PipelineOptions): Promise<RunSummary> {
     latency.isp.push(kernel.clock.now() - t0);
     // The ISP keeps luma exactly: its NV12 output still carries the camera's burned-in frame counter.
     if (readFrameCounter(ispMaps[c.index]!.view(0, out.bytesperline * H), V4L2_PIX_FMT_NV12, out.bytesperline) === b.sequence) framesChecked++;
-    await K.atomicCommit(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[c.index]! } }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(b.sequence));
+    await K.atomic(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[c.index]! } }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(b.sequence));
     const [ev] = await K.readEvents(compositor, card);
     latency.screen.push(kernel.clock.now() - t0);
     displayed++;
