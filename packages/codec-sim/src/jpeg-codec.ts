@@ -1,5 +1,5 @@
 import { sharpJpegBackend, type JpegBackend, type RgbImage } from "./jpeg-backend.js";
-import { nv12RowToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
+import { nv12RowsToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
 import { parseJpegHeader, type JpegHeader } from "./internal/jpeg-header.js";
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "@dmabuf/v4l2-sim";
 
@@ -22,7 +22,8 @@ export interface DeviceBufferAccess {
   readonly size: number;
   /**
    * Device reads of a plane: returns `row(y)`, row y as the device sees it, a zero-copy view where
-   * the row lies in one contiguous piece of memory (else a copy, valid until the next call).
+   * the row lies in one contiguous piece of memory (else a copy, valid until the call after next,
+   * so that two rows can be read together).
    */
   readRows(plane: PlaneRows): (y: number) => Uint8Array;
   /** Device writes of a plane: `fill(row, y)` writes row y in place (zero copy where contiguous). */
@@ -120,10 +121,10 @@ export class JpegCodec {
     const row = src.readRows({ offset: 0, stride, rowBytes: width * bpp, rows: height });
     if (pixelformat === V4L2_PIX_FMT_NV12) {
       const chroma = src.readRows({ offset: layout.chromaOffset, stride, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) });
-      let uv = chroma(0);
-      for (let y = 0; y < height; y++) {
-        if ((y & 1) === 0) uv = chroma(y >> 1);
-        nv12RowToRgb(row(y), uv, width, rgb, y * width * ch, ch);
+      // Two luma rows per chroma row: each chroma sample is looked up once for its 2x2 block.
+      for (let y = 0; y < height; y += 2) {
+        const y1 = Math.min(y + 1, height - 1);
+        nv12RowsToRgb(row(y), row(y1), chroma(y >> 1), width, rgb, y * width * ch, y1 * width * ch, ch);
       }
     } else {
       const convert = pixelformat === V4L2_PIX_FMT_YUYV ? yuyvRowToRgb : xbgr32RowToRgb;
