@@ -1,6 +1,7 @@
 import { sharpJpegBackend, type JpegBackend, type RgbImage } from "./jpeg-backend.js";
-import { nv12RowsToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
+import { rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
 import { parseJpegHeader, type JpegHeader } from "./internal/jpeg-header.js";
+import { Nv12Converter } from "./internal/nv12-converter.js";
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "@dmabuf/v4l2-sim";
 
 /** A plane laid out in rows: `rowBytes` of data every `stride` bytes, from `offset` (as mm's RowLayout). */
@@ -22,8 +23,7 @@ export interface DeviceBufferAccess {
   readonly size: number;
   /**
    * Device reads of a plane: returns `row(y)`, row y as the device sees it, a zero-copy view where
-   * the row lies in one contiguous piece of memory (else a copy, valid until the call after next,
-   * so that two rows can be read together).
+   * the row lies in one contiguous piece of memory (else a copy, valid until the next call).
    */
   readRows(plane: PlaneRows): (y: number) => Uint8Array;
   /** Device writes of a plane: `fill(row, y)` writes row y in place (zero copy where contiguous). */
@@ -99,6 +99,7 @@ export function probeJpeg(jpeg: Uint8Array): JpegHeader | null {
  */
 export class JpegCodec {
   private rgb = new Uint8Array(0);
+  private nv12: Nv12Converter | undefined;
   private inFlight = 0;
 
   constructor(
@@ -115,22 +116,20 @@ export class JpegCodec {
     checkFits(src, layout, RAW_ENCODE_FORMATS);
     const { width, height, bytesperline: stride, pixelformat } = layout;
     const ch = this.backend.channels;
-    // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
-    const rgb = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
     const { bpp } = RAW_LAYOUT.get(pixelformat)!;
     const row = src.readRows({ offset: 0, stride, rowBytes: width * bpp, rows: height });
+    let picture: Uint8Array;
     if (pixelformat === V4L2_PIX_FMT_NV12) {
       const chroma = src.readRows({ offset: layout.chromaOffset, stride, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) });
-      // Two luma rows per chroma row: each chroma sample is looked up once for its 2x2 block.
-      for (let y = 0; y < height; y += 2) {
-        const y1 = Math.min(y + 1, height - 1);
-        nv12RowsToRgb(row(y), row(y1), chroma(y >> 1), width, rgb, y * width * ch, y1 * width * ch, ch);
-      }
+      // An aborted job still in the library may see the converter's memory rewritten: its result is dropped anyway.
+      picture = (this.nv12 ??= new Nv12Converter()).convert(row, chroma, width, height, ch);
     } else {
+      // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
+      picture = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
       const convert = pixelformat === V4L2_PIX_FMT_YUYV ? yuyvRowToRgb : xbgr32RowToRgb;
-      for (let y = 0; y < height; y++) convert(row(y), width, rgb, y * width * ch, ch);
+      for (let y = 0; y < height; y++) convert(row(y), width, picture, y * width * ch, ch);
     }
-    return this.track(this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality));
+    return this.track(this.backend.encode({ data: picture, width, height, channels: ch }, this.quality));
   }
 
   /** Decodes one JPEG into a picture held by the codec; rejects on a corrupt stream. Touches no buffer. */

@@ -19,30 +19,17 @@ for (let cb = 0; cb < 256; cb++)
 /** CLAMP[v + OFF] = v clamped to 0..255. */
 const CLAMP = new Uint8Array(4 * OFF).map((_, i) => Math.max(0, Math.min(255, i - OFF)));
 
+/** The tables, for the WebAssembly NV12 converter (nv12-converter.ts), which keeps its own copy. */
+export function conversionTables() {
+  return { luma: LUMA, crR: CR_R, cbB: CB_B, cbcrG: CBCR_G, clamp: CLAMP };
+}
+
 /** Writes one pixel from a luma term and the chroma terms of its pair (each already offset by OFF). */
 function put(out: Uint8Array, o: number, luma: number, r: number, g: number, b: number, channels: number): void {
   out[o] = CLAMP[luma + r];
   out[o + 1] = CLAMP[luma + g];
   out[o + 2] = CLAMP[luma + b];
   if (channels === 4) out[o + 3] = 255;
-}
-
-/**
- * Converts two luma rows that share one chroma row (NV12: interleaved Cb,Cr at half width and half
- * height) to RGB(A) at `o0` and `o1` of `out`. For the last row of an odd height pass the same row
- * and offset twice.
- */
-export function nv12RowsToRgb(y0: Uint8Array, y1: Uint8Array, uv: Uint8Array, width: number, out: Uint8Array, o0: number, o1: number, channels: number): void {
-  const step = 2 * channels;
-  for (let x = 0; x < width; x += 2, o0 += step, o1 += step) {
-    const cb = uv[x], cr = uv[x + 1];
-    const r = CR_R[cr], g = CBCR_G[(cb << 8) | cr], b = CB_B[cb];
-    put(out, o0, LUMA[y0[x]], r, g, b, channels);
-    put(out, o1, LUMA[y1[x]], r, g, b, channels);
-    if (x + 1 === width) break;
-    put(out, o0 + channels, LUMA[y0[x + 1]], r, g, b, channels);
-    put(out, o1 + channels, LUMA[y1[x + 1]], r, g, b, channels);
-  }
 }
 
 /** Converts one packed YUYV row (Y0 Cb Y1 Cr per pixel pair) to RGB(A). */

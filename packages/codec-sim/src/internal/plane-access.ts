@@ -6,8 +6,7 @@ import type { DeviceBufferAccess, PlaneRows } from "../jpeg-codec.js";
  * Plane 0 of `vb` as the codec device reaches it: every access goes through mm's DmaEngine and the
  * plane's DMA mapping for the device (IOMMU-translated, faulting outside the mapping). Picture rows
  * are views into physical memory where a row lies in one contiguous piece; a row that straddles two
- * pieces is gathered into a scratch row, counted as a "split-row" copy as mm's writeRows counts them
- * (two scratch rows in turn, so a row read stays valid until the call after next).
+ * pieces is gathered into a scratch row, counted as a "split-row" copy as mm's writeRows counts them.
  */
 export function planeAccess(vb: Vb2Buffer): DeviceBufferAccess {
   const { dev, sgt } = vb.planeCookie(0);
@@ -27,9 +26,7 @@ export function planeAccess(vb: Vb2Buffer): DeviceBufferAccess {
         end += piece.length;
       }
       if (kernel.trace.on) kernel.trace.emit("mm_dma_transfer", { device: dev.name, op: "read", bytes: l.rows * l.rowBytes });
-      // Two scratch rows used in turn: a copied row stays valid until the call after next.
-      const scratch: Uint8Array[] = [];
-      let turn = 0;
+      let scratch: Uint8Array | undefined;
       let p = 0;
       return (y: number) => {
         const at = y * l.stride;
@@ -38,16 +35,15 @@ export function planeAccess(vb: Vb2Buffer): DeviceBufferAccess {
         while (at >= starts[p]! + pieces[p]!.length) p++;
         const local = at - starts[p]!;
         if (local + l.rowBytes <= pieces[p]!.length) return pieces[p]!.subarray(local, local + l.rowBytes);
-        turn ^= 1;
-        const out = (scratch[turn] ??= new Uint8Array(l.rowBytes));
+        scratch ??= new Uint8Array(l.rowBytes);
         for (let done = 0, q = p; done < l.rowBytes; q++) {
           const from = at + done - starts[q]!;
           const n = Math.min(pieces[q]!.length - from, l.rowBytes - done);
-          out.set(pieces[q]!.subarray(from, from + n), done);
+          scratch.set(pieces[q]!.subarray(from, from + n), done);
           done += n;
         }
         mm.copies.record("split-row", l.rowBytes);
-        return out;
+        return scratch;
       };
     },
     writeRows: (l, fill) => engine.writeRows(dev, sgt, l, fill),
