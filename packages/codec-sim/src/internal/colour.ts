@@ -1,7 +1,8 @@
 /*
  * Row-wise colour conversion between the raw V4L2 formats and packed RGB, BT.601 limited range
  * (V4L2_YCBCR_ENC_601, V4L2_QUANTIZATION_LIM_RANGE: what vivid's test pattern generator produces for
- * YUV formats by default), in fixed point. Odd widths reuse the last chroma sample.
+ * YUV formats by default), through integer tables (from RGB: fixed point). Odd widths reuse the last
+ * chroma sample. NV12 -> RGB itself runs in WebAssembly (nv12-converter.ts) on these tables.
  */
 
 // R = 1.164(Y-16) + 1.596(Cr-128); G = 1.164(Y-16) - 0.392(Cb-128) - 0.813(Cr-128); B = 1.164(Y-16) + 2.017(Cb-128),
