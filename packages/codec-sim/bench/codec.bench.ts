@@ -2,7 +2,7 @@
  * 1080p NV12 encode and decode: through the codec core alone (row conversion through device buffer
  * access + JPEG library), with the chosen library (sharp) against jpeg-js in the same run, and
  * through the whole V4L2 mem2mem device (QBUF/DQBUF on both queues, vb2, job scheduling, DMA through
- * the IOMMU mapping, held virtual time, completion timer).
+ * the IOMMU mapping, the earliest-completion and completion timers).
  *
  * The framework's share of a frame: the same paths with an instant "library" (a precomputed JPEG or
  * picture) isolate the rest; framework = device (no library) - core (no library), and its share is
@@ -144,7 +144,7 @@ export default defineSuite({
     atLeast("sharp vs jpeg-js, encode", (m) => m["core encode (jpeg-js)"] / m["core encode (sharp)"], 2, "x"),
     atLeast("sharp vs jpeg-js, decode", (m) => m["core decode (jpeg-js)"] / m["core decode (sharp)"], 2, "x"),
     below("framework share of an encoded frame", (m) => share(m["V4L2 encoder frame (sharp)"], m["V4L2 encoder frame (no library)"], m["core encode (no library)"]), 5, "%",
-      "V4L2 ioctls + vb2 + m2m scheduling + DMA-engine access through the IOMMU + held virtual time and completion timer"),
+      "V4L2 ioctls + vb2 + m2m scheduling + DMA-engine access through the IOMMU + the earliest-completion and completion timers"),
     below("framework share of a decoded frame", (m) => share(m["V4L2 decoder frame (sharp)"], m["V4L2 decoder frame (no library)"], m["core decode (no library)"]), 5, "%"),
   ],
 });

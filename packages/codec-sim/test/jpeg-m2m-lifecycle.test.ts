@@ -31,7 +31,7 @@ async function encodeRun(frames: number): Promise<{ kernel: Kernel; trace: strin
 }
 
 describe("codec device lifecycle", () => {
-  it("is deterministic: the same frames give the same bitstreams and the same trace, timestamps included (virtual time held during library work)", async () => {
+  it("is deterministic: the same frames give the same bitstreams and the same trace, timestamps included (virtual time held at the earliest completion until the library is done)", async () => {
     const a = await encodeRun(5);
     const b = await encodeRun(5);
     expect(b.jpegs).toEqual(a.jpegs);
