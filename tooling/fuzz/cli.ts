@@ -47,5 +47,10 @@ while (performance.now() < deadline) {
 }
 const secs = (performance.now() - t0) / 1000;
 console.log(`\n${status ? "stopped after a failure" : "no failures"}: ${stats.programs.toLocaleString("en-US")} programs, ${stats.steps.toLocaleString("en-US")} steps in ${secs.toFixed(1)} s (${Math.round(stats.steps / secs).toLocaleString("en-US")} steps/s), seed ${seed}`);
+console.log("\ncalls reached (successes first, then errnos):");
+for (const [call, byResult] of [...stats.outcomes].sort(([a], [b]) => a.localeCompare(b))) {
+  const results = [...byResult].sort(([a, x], [b, y]) => (a === "0" ? -1 : b === "0" ? 1 : y - x)).map(([r, n]) => `${n.toLocaleString("en-US")} ${r === "0" ? "ok" : r}`);
+  console.log(`  ${call.padEnd(32)} ${results.join(", ")}`);
+}
 for (const [why, n] of stats.deviations) console.log(`known deviation hit ${n} time(s): ${why}`);
 process.exitCode = status;

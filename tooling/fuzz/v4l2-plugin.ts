@@ -9,9 +9,9 @@ import v4l2Sim, {
   type V4l2Fh, type V4l2M2mCtx, type Vb2Queue, type v4l2_buffer, type v4l2_exportbuffer, type v4l2_requestbuffers,
 } from "@dmabuf/v4l2-sim";
 import { defineCommand, fdChoice, oflags } from "./core-plugin.js";
-import { shareMemory } from "./dmabuf-plugin.js";
+import { deviceDone, deviceWrites, shareMemory } from "./dmabuf-plugin.js";
 import { V4L2_IOCTL_ERRNOS } from "./errno-table.js";
-import type { Expect, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
+import type { Expect, FuzzCommand, FuzzPlugin, FuzzProc, FuzzWorld } from "./world.js";
 
 /*
  * Streaming I/O from userspace on the vivid camera (/dev/video0) and the JPEG encoder and decoder
@@ -51,7 +51,7 @@ interface QueueModel {
   streaming: boolean;
   /** Per buffer index: queued (userspace gave it and has not dequeued it), and the dma-buf a DMABUF plane holds. */
   bufs: { queued: boolean; dbuf: File | undefined }[];
-  /** REQBUFS so far: each frees the queue's buffers and allocates new memory. */
+  /** Which REQBUFS allocated the buffers (unique in the program): names their memory. */
   generation: number;
 }
 const empty = (owner?: File): Omit<QueueModel, "generation"> => ({ owner, memory: 0, streaming: false, bufs: [] });
@@ -60,10 +60,12 @@ interface Model {
   vivid: QueueModel;
   /** mem2mem queues of open contexts (each open of a codec node has an OUTPUT and a CAPTURE queue). */
   m2m: Map<Vb2Queue, QueueModel>;
+  /** REQBUFS calls so far, on any queue. */
+  reqbufs: number;
 }
 /** Drops what released files took with them: vivid's owner (vb2_fop_release) and m2m contexts (v4l2_m2m_ctx_release). */
 function model(w: FuzzWorld): Model {
-  const m = w.data<Model>("v4l2", () => ({ vivid: { ...empty(), generation: 0 }, m2m: new Map() }));
+  const m = w.data<Model>("v4l2", () => ({ vivid: { ...empty(), generation: 0 }, m2m: new Map(), reqbufs: 0 }));
   if (m.vivid.owner && w.userRefs(m.vivid.owner) === 0) Object.assign(m.vivid, empty());
   for (const [q, qm] of m.m2m) {
     if (w.userRefs(qm.owner!) > 0) continue;
@@ -119,6 +121,14 @@ function target(w: FuzzWorld, p: FuzzProc | undefined, n: number, out: boolean, 
   return from.length ? from[n % from.length] : undefined;
 }
 const hasBufs = (m: QueueModel) => m.bufs.length > 0;
+/** Names MMAP buffer `index`'s memory in the dma-buf plugin's model (every EXPBUF of it shows the same pages). */
+const mmapKey = (t: Target, index: number) => `${t.file.inode.name} ${typeName(t.q.type)} queue, REQBUFS #${t.m.generation}, buffer ${index}`;
+/** Buffer `index`'s memory: the dma-buf a DMABUF plane holds, or the MMAP buffer's own. */
+const memoryKey = (t: Target, index: number): File | string => t.m.bufs[index]?.dbuf ?? mmapKey(t, index);
+/** Capture queues are where devices write (vivid's frames, a codec's CAPTURE results); userspace's stores there do not last. */
+const deviceWritable = (t: Target) => t.q.type === V4L2_BUF_TYPE_VIDEO_CAPTURE;
+/** Buffers back from the device: their content is the device's, and CPU stores hold again. */
+const returned = (w: FuzzWorld, t: Target, index: number) => deviceWritable(t) && deviceDone(w, memoryKey(t, index));
 
 const reqbufs = defineCommand({
   name: "VIDIOC_REQBUFS",
@@ -135,9 +145,10 @@ const reqbufs = defineCommand({
     const expect: Expect = a.memory === 9 || a.wrong ? ["EINVAL"] : busy(t) || t.m.streaming ? ["EBUSY"] : t.m2m ? undefined : [];
     const text = `ioctl(${t.fd}, VIDIOC_REQBUFS, {count: ${a.count}, type: ${typeName(type)}, memory: ${memName(a.memory)}})`;
     if (!(await w.call(p, "ioctl", text, () => p.proc.ioctl(t.fd, VIDIOC_REQBUFS, req), expect, () => `0; count ${req.count}`))) return;
+    t.m.bufs.forEach((x, i) => x.queued && returned(w, t, i));
     if (!t.m2m && a.count && req.count < a.count) w.fail(`VIDIOC_REQBUFS allocated ${req.count} of ${a.count} buffers with memory to spare`);
     Object.assign(t.m, { owner: t.m2m ? t.file : req.count ? t.file : undefined, memory: a.memory, bufs: Array.from({ length: req.count }, () => ({ queued: false, dbuf: undefined })) });
-    t.m.generation++;
+    t.m.generation = ++model(w).reqbufs;
   },
 });
 
@@ -212,7 +223,9 @@ async function qbufOnce(w: FuzzWorld, a: typeof qbufArgs extends fc.Arbitrary<in
     if (pre || !mb) return;
     // a DMABUF plane keeps its dma-buf and attachment until replaced or freed; a failed prepare drops it
     if (memory === V4L2_MEMORY_DMABUF) mb.dbuf = r ? dbuf : undefined;
-    if (r) mb.queued = true;
+    if (!r) return;
+    mb.queued = true;
+    if (deviceWritable(t)) deviceWrites(w, memoryKey(t, index));
 }
 
 const dqbuf = defineCommand({
@@ -239,6 +252,7 @@ const dqbuf = defineCommand({
     const mb = t.m.bufs[b.index];
     if (!mb?.queued) return w.fail(`VIDIOC_DQBUF returned buffer ${b.index}, which the model has ${mb ? "dequeued" : "not allocated"}`);
     mb.queued = false;
+    returned(w, t, b.index!);
   },
 });
 
@@ -261,7 +275,10 @@ const stream = defineCommand({
     t.m.streaming = a.on;
     if (a.on) return;
     // __vb2_queue_cancel(): every buffer back to dequeued, done ones discarded
-    for (const x of t.m.bufs) x.queued = false;
+    t.m.bufs.forEach((x, i) => {
+      if (x.queued) returned(w, t, i);
+      x.queued = false;
+    });
     if (t.q.queuedList.length || t.q.doneList.length) w.fail(`after VIDIOC_STREAMOFF ${t.q.queuedList.length} buffer(s) are still queued and ${t.q.doneList.length} done`);
   },
 });
@@ -300,7 +317,30 @@ const expbuf = defineCommand({
     const file = p.proc.fds.lookup(eb.fd!);
     if (!file || !isDmaBufFile(file) || w.files.has(file)) return w.fail(`VIDIOC_EXPBUF fd ${eb.fd} is not a new dma-buf`);
     w.addFd(p, eb.fd!, `VIDIOC_EXPBUF(${a.index})`, (a.flags & O_CLOEXEC) !== 0);
-    shareMemory(w, file, `${t.file.inode.name} ino ${t.file.inode.ino} ${typeName(t.q.type)} queue generation ${t.m.generation}, buffer ${a.index}`);
+    shareMemory(w, file, mmapKey(t, a.index));
+  },
+});
+
+/** Runs another command of this plugin with arguments the caller chose. */
+const runWith = <A>(c: FuzzCommand<never>, w: FuzzWorld, a: A) => (c as unknown as FuzzCommand<A>).run(w, a);
+
+/**
+ * A whole streaming session, as a capture program or a vim2m-style client writes it: REQBUFS(MMAP),
+ * QBUF of every buffer, STREAMON (both queues of an m2m context), time for the hardware, DQBUF. Single
+ * random steps rarely line up into a successful DQBUF (about once in 600 programs); this reaches
+ * vb2's completion and dequeue paths, and the codecs' jobs, in most programs that run it.
+ */
+const session = defineCommand({
+  name: "streaming session",
+  weight: 2,
+  args: fc.record({ p: proc, v: fc.nat(7), count: fc.integer({ min: 2, max: 4 }), wait: fc.constantFrom(34, 100) }),
+  async run(w, { p, v, count, wait }) {
+    const both = [true, false];
+    for (const out of both) await runWith(reqbufs, w, { p, v, out, count, memory: V4L2_MEMORY_MMAP, wrong: false });
+    for (const out of both) await runWith(qbuf, w, { a: { p, v, out, nth: 0, wrong: false, memory: -1, buf: 0, any: false, raw: { held: 0 } }, times: count });
+    for (const out of both) await runWith(stream, w, { p, v, out, on: true, wrong: false });
+    advance(w, wait);
+    for (const out of both) await runWith(dqbuf, w, { p, v, out, wrong: false, wait: 0 });
   },
 });
 
@@ -318,7 +358,7 @@ export const v4l2Plugin: FuzzPlugin = {
   name: "v4l2",
   kernelPlugins: () => [mm(), v4l2Sim(), codecSim()],
   paths: NODES,
-  commands: [reqbufs, querybuf, qbuf, dqbuf, stream, sleep, expbuf],
+  commands: [reqbufs, querybuf, qbuf, dqbuf, stream, sleep, expbuf, session],
   errnos: { ioctl: V4L2_IOCTL_ERRNOS },
   async onSpawn(w: FuzzWorld, p) {
     for (const path of NODES) await w.open(p, path, O_RDWR | O_CLOEXEC | O_NONBLOCK, `open("${path}", O_RDWR|O_CLOEXEC|O_NONBLOCK)`);

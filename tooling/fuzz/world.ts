@@ -101,6 +101,8 @@ export class FuzzWorld {
   readonly files = new Set<File>();
   /** Known deviations hit, by description. */
   readonly deviations = new Map<string, number>();
+  /** Outcomes of the calls made, by call (an ioctl by its request) and result ("0" or the errno): the run's coverage. */
+  readonly outcomes = new Map<string, Map<string, number>>();
   /** Per-plugin state. */
   private readonly state = new Map<string, unknown>();
   steps = 0;
@@ -185,6 +187,7 @@ export class FuzzWorld {
         this.fail(`${syscall} threw a non-errno exception (a model bug: a failing call must give an errno): ${(e as Error)?.stack ?? String(e)}`);
       }
       this.log(`[${p.name}] ${text} = -1 ${e.code} (${e.reason})`);
+      this.count(syscall, text, e.code);
       // a driver op that crashed is contained as an oops (EFAULT/EIO + taint D): still a model bug
       if (this.kernel.tainted & (1 << TAINT_DIE)) this.fail(`${syscall} oopsed in a driver op (kernel tainted D): ${e.reason}`);
       const deviation = KNOWN_DEVIATIONS.find((d) => d.syscall === syscall && d.code === e.code);
@@ -197,8 +200,15 @@ export class FuzzWorld {
       return undefined;
     }
     this.log(`[${p.name}] ${text} = ${show(result)}`);
+    this.count(syscall, text, "0");
     if (expect && expect.length) this.fail(`${syscall} succeeded; expected ${fmtCode(expect)}`);
     return { value: result };
+  }
+
+  private count(syscall: string, text: string, outcome: string): void {
+    const name = syscall === "ioctl" ? (/^ioctl\(-?\d+, ([A-Z_][A-Z0-9_]*)/.exec(text)?.[1] ?? "ioctl (other requests)") : syscall;
+    const byResult = this.outcomes.get(name) ?? this.outcomes.set(name, new Map()).get(name)!;
+    byResult.set(outcome, (byResult.get(outcome) ?? 0) + 1);
   }
 
   private allowedErrnos(syscall: string): { man: string; errnos: readonly ErrnoCode[] } {

@@ -47,6 +47,10 @@ describe("model-based fuzzer over core's userspace API", () => {
     const stats = newStats();
     await fc.assert(fuzzProperty({ plugins: [dmaBufPlugin, v4l2Plugin] }, stats), { seed: 2, numRuns: 60 });
     expect(stats.programs).toBe(60);
+    // the streaming sessions reach vb2's completion path: frames and codec results are dequeued, and
+    // mmap reads of buffers a device wrote are not mistaken for lost CPU stores
+    expect(stats.outcomes.get("VIDIOC_DQBUF")?.get("0")).toBeGreaterThan(0);
+    expect(stats.outcomes.get("VIDIOC_DQBUF")?.get("EAGAIN")).toBeGreaterThan(0);
   });
 
   it("replays the program the fuzzer shrank to when it found VIDIOC_EXPBUF leaking its buffer on EMFILE (vb2_core_expbuf must dma_buf_put it)", async () => {
