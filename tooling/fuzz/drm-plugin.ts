@@ -117,6 +117,14 @@ function pickHandle(fm: FileModel, h: { nth: number } | { bogus: number }): { ha
   return { handle, gem: fm.handles.get(handle) };
 }
 
+/** The process, card file and GEM handle (maybe bogus) a handle command acts on; undefined skips the step. */
+function handleTarget(w: FuzzWorld, a: { p: number; c: number; h: { nth: number } | { bogus: number } }) {
+  const p = w.pick(a.p);
+  const c = p && card(w, p, a.c, true);
+  const picked = c && pickHandle(c.fm, a.h);
+  return picked && { p: p!, c: c!, ...picked };
+}
+
 /** drm_gem_handle_create_tail(): idr_alloc(&file_priv->object_idr, obj, 1, 0): the lowest free handle >= 1. */
 function lowestHandle(fm: FileModel): number {
   let h = 1;
@@ -185,13 +193,9 @@ const mapDumb = defineCommand({
   weight: 6,
   args: fc.record({ p: proc, c: fc.nat(7), h: handleChoice, other: fc.nat(7), extra: mostly(fc.constant(0), PAGE_SIZE) }),
   async run(w, a) {
-    const p = w.pick(a.p);
-    if (!p) return;
-    const c = card(w, p, a.c, true);
-    if (!c) return;
-    const picked = pickHandle(c.fm, a.h);
-    if (!picked) return;
-    const { handle, gem } = picked;
+    const t = handleTarget(w, a);
+    if (!t) return;
+    const { p, c, handle, gem } = t;
     // drm_gem_dumb_map_offset(): ENOENT for an unknown handle, EINVAL for an imported object
     const arg: drm_mode_map_dumb = { handle, pad: 0, offset: 0 };
     const r = await w.call(p, "ioctl", `ioctl(${c.fd}, DRM_IOCTL_MODE_MAP_DUMB, {handle: ${handle}})`, () => p.proc.ioctl(c.fd, DRM_IOCTL_MODE_MAP_DUMB, arg), !gem ? ["ENOENT"] : gem.imported ? ["EINVAL"] : [], () => `0; offset 0x${arg.offset!.toString(16)}`);
@@ -218,13 +222,9 @@ const gemClose = defineCommand({
   weight: 3,
   args: fc.record({ p: proc, c: fc.nat(7), h: handleChoice }),
   async run(w, a) {
-    const p = w.pick(a.p);
-    if (!p) return;
-    const c = card(w, p, a.c, true);
-    if (!c) return;
-    const picked = pickHandle(c.fm, a.h);
-    if (!picked) return;
-    const { handle, gem } = picked;
+    const t = handleTarget(w, a);
+    if (!t) return;
+    const { p, c, handle, gem } = t;
     // drm_gem_handle_delete(): EINVAL for a handle the file does not have
     const r = await w.call(p, "ioctl", `ioctl(${c.fd}, DRM_IOCTL_GEM_CLOSE, {handle: ${handle}})`, () => p.proc.ioctl(c.fd, DRM_IOCTL_GEM_CLOSE, { handle, pad: 0 }), gem ? [] : ["EINVAL"]);
     if (!r) return;
@@ -239,13 +239,9 @@ const handleToFd = defineCommand({
   weight: 6,
   args: fc.record({ p: proc, c: fc.nat(7), h: handleChoice, flags: mostly(fc.constantFrom(DRM_CLOEXEC | DRM_RDWR, DRM_CLOEXEC, DRM_RDWR, 0), 0x1000, 0x80000000) }),
   async run(w, a) {
-    const p = w.pick(a.p);
-    if (!p) return;
-    const c = card(w, p, a.c, true);
-    if (!c) return;
-    const picked = pickHandle(c.fm, a.h);
-    if (!picked) return;
-    const { handle, gem } = picked;
+    const t = handleTarget(w, a);
+    if (!t) return;
+    const { p, c, handle, gem } = t;
     const want = w.lowestFree(p);
     // drm_prime_handle_to_fd_ioctl(): flags first; then get_unused_fd_flags(); then the handle lookup
     const expect: Expect = a.flags & ~(DRM_CLOEXEC | DRM_RDWR) ? ["EINVAL"] : want === undefined ? ["EMFILE"] : !gem ? ["ENOENT"] : [];
@@ -317,13 +313,9 @@ const addFb2 = defineCommand({
     format: mostly(fc.constant(DRM_FORMAT_XRGB8888), 0x20202020),
   }),
   async run(w, a) {
-    const p = w.pick(a.p);
-    if (!p) return;
-    const c = card(w, p, a.c, true);
-    if (!c) return;
-    const picked = pickHandle(c.fm, a.h);
-    if (!picked) return;
-    const { handle, gem } = picked;
+    const t = handleTarget(w, a);
+    if (!t) return;
+    const { p, c, handle, gem } = t;
     // pitch: width * 4 plus a step's extra bytes; -1 means 0
     const pitch = a.pitch === -1 ? 0 : a.width * 4 + a.pitch;
     // drm_mode_addfb2() -> drm_internal_framebuffer_create() -> framebuffer_check() -> drm_gem_fb_init_with_funcs(), in order
