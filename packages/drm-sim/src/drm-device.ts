@@ -279,6 +279,9 @@ export class DrmDevice {
   }
 
   async ioctl(f: DrmFile, request: number, arg: unknown): Promise<number> {
+    // drm_ioctl() since 5.14 ("drm: Return -ENOTTY for non-drm ioctls"): the nr alone would dispatch
+    // another subsystem's request (or a tty's TCGETS) to whichever DRM ioctl has that number
+    check(((request >>> 8) & 0xff) === DRM_IOCTL_TYPE, "ENOTTY", "ioctl", `0x${(request >>> 0).toString(16)} is not a DRM ioctl (type '${U.DRM_IOCTL_BASE}')`);
     const nr = request & 0xff;
     if (nr >= U.DRM_COMMAND_BASE && nr < 0xa0) {
       const fn = this.driver.ioctls?.get(request);
@@ -291,6 +294,8 @@ export class DrmDevice {
     return fn.func(this, f, userArg(request, arg));
   }
 }
+
+const DRM_IOCTL_TYPE = U.DRM_IOCTL_BASE.charCodeAt(0);
 
 /**
  * drm_ioctl() copies _IOC_SIZE(cmd) bytes of the argument into a zero-filled kernel buffer and back:
