@@ -54,6 +54,11 @@ export interface PipelineOptions {
   /** The "isp" variant's driver plugin: a package name (loaded like a board config names one) or an instance. */
   plugin?: string | DriverPlugin;
   realtime?: boolean;
+  /**
+   * false: the camera completes frames without drawing them and nothing checks their frame counter,
+   * so that a run costs only the framework (the benchmark's per-frame overhead). Default true.
+   */
+  pixels?: boolean;
   /** Directories and files to write; absent ones are not produced. */
   pngDir?: string;
   mjpegFile?: string;
@@ -149,8 +154,8 @@ class Stats {
   }
 }
 
-export async function boot(opts: Pick<PipelineOptions, "board" | "realtime">): Promise<Kernel> {
-  const boot: BootOptions = { plugins: [mm(), v4l2Sim(), drmSim(), codecSim()], ...(opts.board !== undefined && { board: opts.board }), ...(opts.realtime && { realtime: 1 }) };
+export async function boot(opts: Pick<PipelineOptions, "board" | "realtime" | "pixels">): Promise<Kernel> {
+  const boot: BootOptions = { plugins: [mm(), v4l2Sim({ draw: opts.pixels ?? true }), drmSim(), codecSim()], ...(opts.board !== undefined && { board: opts.board }), ...(opts.realtime && { realtime: 1 }) };
   return Kernel.boot(boot);
 }
 
@@ -391,7 +396,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       if (o.onDisplay && frame) o.onDisplay(await snapshot(f.sequence, frame));
       // heap buffers are mapped for the CPU only once placed (an early mmap would place them for the CPU)
       if (heapMode) camMaps[f.index] ??= camera.mmap(null, pix.sizeimage, PROT_READ, MAP_SHARED, camFds[f.index]!, 0);
-      if (!copyMode && o.format === "NV12" && readFrameCounter(camMaps[f.index]!.view(0, pix.bytesperline * o.height), fmt.v4l2, pix.bytesperline) === f.sequence) framesChecked++;
+      if (!copyMode && o.format === "NV12" && o.pixels !== false && readFrameCounter(camMaps[f.index]!.view(0, pix.bytesperline * o.height), fmt.v4l2, pix.bytesperline) === f.sequence) framesChecked++;
       // The previous buffer leaves the screen with this flip: give it back to the camera.
       if (!copyMode && onScreen >= 0) release(onScreen, "display");
       onScreen = copyMode ? -1 : f.index;

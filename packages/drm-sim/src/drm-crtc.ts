@@ -37,6 +37,8 @@ export class DrmCrtc {
   state: CrtcState = { active: false, enable: false, mode: null };
   /** Programmed mode (null while off). */
   hwMode: U.drm_mode_modeinfo | null = null;
+  /** The blob `hwMode` was parsed from. */
+  hwModeBlob: DrmPropertyBlob | null = null;
   /** The latest commit's flip_done, for drm_atomic_helper_setup_commit's stall check. */
   lastCommit: { flipDone: boolean; done: Promise<void> } | null = null;
   /** The display controller stopped raising vblanks (fault point fail_device_stall) until vblank off. */

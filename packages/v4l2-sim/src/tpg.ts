@@ -222,7 +222,10 @@ export class Tpg {
   private height = 0;
   private planes: PlaneTemplates[] = [];
   private templatesFor = "";
+  /** The counter's glyph rows (by glyph row), and the frame and template row each was built for. */
   private readonly osdRow = new Map<number, Uint8Array>();
+  private readonly osdFrame: number[] = [];
+  private readonly osdSource: Uint8Array[] = [];
 
   /** tpg_reset_source + tpg_s_bytesperline: the format, size and luma strides (per memory plane). */
   setFormat(fi: V4l2FormatInfo, width: number, height: number, strides: readonly number[]): void {
@@ -263,6 +266,8 @@ export class Tpg {
       }
     }
     this.osdRow.clear();
+    this.osdFrame.length = 0;
+    this.osdSource.length = 0;
     this.templatesFor = key;
   }
 
@@ -293,15 +298,21 @@ export class Tpg {
     return bytes;
   }
 
-  /** Line `dy` of the counter block over `row`: white digits on a black box, luma (or R=G=B) only. */
+  /**
+   * Line `dy` of the counter block over `row`: white digits on a black box, luma (or R=G=B) only.
+   * The SCALE lines of one glyph row are the same: each is built once per frame and reused.
+   */
   private counterRow(row: Uint8Array, dy: number, n: number): Uint8Array {
-    let out = this.osdRow.get(dy);
-    if (!out || out.length !== row.length) this.osdRow.set(dy, (out = new Uint8Array(row.length)));
+    const gy = Math.floor(dy / SCALE);
+    let out = this.osdRow.get(gy);
+    if (out && out.length === row.length && this.osdFrame[gy] === n && this.osdSource[gy] === row) return out;
+    if (!out || out.length !== row.length) this.osdRow.set(gy, (out = new Uint8Array(row.length)));
+    this.osdFrame[gy] = n;
+    this.osdSource[gy] = row;
     out.set(row);
     const { bpp, at, rgb, wide } = lumaLayout(this.fi!.format);
     const [fg, bg] = rgb ? [255, 0] : [235, 16];
     const text = String(n % 10 ** TPG_COUNTER_DIGITS).padStart(TPG_COUNTER_DIGITS, "0");
-    const gy = Math.floor(dy / SCALE);
     for (let d = 0; d < TPG_COUNTER_DIGITS; d++) {
       const bits = GLYPHS[text.charCodeAt(d) - 48]![gy]!;
       for (let x = 0; x < CELL; x++) {

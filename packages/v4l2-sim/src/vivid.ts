@@ -47,6 +47,11 @@ export interface VividOptions {
   multiplanar?: boolean;
   /** vb2 memory back-end (vivid's allocators=): "dma-contig" (default) or "dma-sg". */
   allocator?: "dma-contig" | "dma-sg";
+  /**
+   * Draw the test pattern into every frame (default true). false completes frames without writing
+   * their pixels, for benchmarks of the framework alone (the model's option; vivid always draws).
+   */
+  draw?: boolean;
 }
 
 /** The negotiated capture format: memory planes, strides and sizes. */
@@ -70,6 +75,7 @@ export class VividDevice {
   readonly vdev: VideoDevice;
   readonly multiplanar: boolean;
   readonly bufType: number;
+  private readonly draw: boolean;
   fmt: VividFormat;
   timeperframe: v4l2_fract = { numerator: 1, denominator: 30 };
   /** Buffers the driver owns, in queue order (vid_cap_active). */
@@ -87,6 +93,7 @@ export class VividDevice {
     options: VividOptions,
   ) {
     this.multiplanar = options.multiplanar ?? dev.properties["multiplanar"] === true;
+    this.draw = options.draw ?? true;
     const allocator = options.allocator ?? (dev.properties["allocator"] as string | undefined) ?? "dma-contig";
     check(allocator === "dma-contig" || allocator === "dma-sg", "EINVAL", "vivid probe", `unknown allocator "${allocator}"`);
     this.bufType = this.multiplanar ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -276,7 +283,7 @@ export class VividDevice {
       this.stats.dropped++;
       this.kernel.trace.slice(this.track, "frame dropped", now - interval, interval, { sequence: seq });
     } else {
-      const bytes = this.tpg.fillFrame(planeSink(this.kernel, vb), seq);
+      const bytes = this.draw ? this.tpg.fillFrame(planeSink(this.kernel, vb), seq) : 0;
       this.stats.frames++;
       this.stats.bytes += bytes;
       vb.sequence = seq;
