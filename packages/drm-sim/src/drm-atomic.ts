@@ -8,7 +8,7 @@
 import { Errno, NSEC_PER_SEC, check, type DmaFence, type Timer } from "@dmabuf/core";
 import { WRITEBACK_FORMATS } from "./composer.js";
 import { DrmConnector, type ConnectorState } from "./drm-connector.js";
-import { DrmCrtc, type CrtcState, type PendingFlip, type WritebackJob } from "./drm-crtc.js";
+import { DrmCrtc, type CrtcCommit, type CrtcState, type PendingFlip, type WritebackJob } from "./drm-crtc.js";
 import type { DrmFile } from "./drm-device.js";
 import type { DrmFramebuffer } from "./drm-framebuffer.js";
 import { DrmPlane, type PlaneState } from "./drm-plane.js";
@@ -123,8 +123,10 @@ export class DrmAtomic {
       return;
     }
     check(!(raw instanceof Int32Array), "EINVAL", call, () => `${prop.name} takes a number`);
-    const u = BigInt.asUintN(64, BigInt(raw));
-    const s64 = Number(BigInt.asIntN(64, u));
+    // Values are u64 on the wire; the usual small non-negative ones skip the BigInt round trip.
+    const small = typeof raw === "number" && raw >= 0 && Number.isSafeInteger(raw);
+    const u = small ? raw : BigInt.asUintN(64, BigInt(raw));
+    const s64 = small ? raw : Number(BigInt.asIntN(64, BigInt(u)));
     if (prop.is(U.DRM_MODE_PROP_RANGE)) check(u >= prop.values[0]! && u <= prop.values[1]!, "EINVAL", call, () => `${prop.name} value ${u} outside [${prop.values[0]}, ${prop.values[1]}]`);
     if (prop.is(U.DRM_MODE_PROP_SIGNED_RANGE)) check(s64 >= Number(BigInt.asIntN(64, prop.values[0]!)) && s64 <= Number(BigInt.asIntN(64, prop.values[1]!)), "EINVAL", call, () => `${prop.name} value ${s64} out of range`);
     const v = Number(u);
@@ -317,24 +319,27 @@ export class DrmAtomic {
     let resolveAll!: () => void;
     const allDone = new Promise<void>((r) => (resolveAll = r));
     let pending = crtcs.size;
-    const trackers = new Map<DrmCrtc, { flipDone: boolean; done: Promise<void> }>();
+    const trackers = new Map<DrmCrtc, CrtcCommit>();
     const previous = [...crtcs].flatMap((c) => (c.lastCommit ? [{ crtc: c, commit: c.lastCommit }] : []));
     for (const c of crtcs) {
-      const t = { flipDone: false, done: allDone };
+      const t = { flipDone: false, allDone: false, done: allDone };
       trackers.set(c, t);
       c.lastCommit = t;
     }
     const finishOne = (c: DrmCrtc) => {
       trackers.get(c)!.flipDone = true;
-      if (--pending === 0) resolveAll();
+      if (--pending > 0) return;
+      for (const t of trackers.values()) t.allDone = true;
+      resolveAll();
     };
     if (pending === 0) resolveAll();
     const kernel = this.kms.dev.kernel;
     const tail = async () => {
       // drm_atomic_helper_wait_for_dependencies(): each CRTC's previous commit, 10 s each
       // (drm_crtc_commit_wait), then wait_for_fences()
+      // (a previous commit already done, as a nonblocking one always is, needs no wait or timer)
       for (const { crtc, commit } of previous)
-        if (await this.timedOut(commit.done, "commit wait timeout")) {
+        if (!commit.allDone && (await this.timedOut(commit.done, "commit wait timeout"))) {
           kernel.printk("[drm:drm_crtc_commit_wait] *ERROR* flip_done timed out");
           kernel.printk(`[drm:drm_atomic_helper_wait_for_dependencies] *ERROR* [CRTC:${crtc.id}:crtc-${crtc.index}] commit wait timed out`);
         }

@@ -27,6 +27,14 @@ export interface PendingFlip {
   readonly done: () => void;
 }
 
+/** A commit as one of its CRTCs tracks it (struct drm_crtc_commit): this CRTC's flip, and the whole commit. */
+export interface CrtcCommit {
+  flipDone: boolean;
+  /** Every CRTC of the commit has flipped: `done` has resolved. */
+  allDone: boolean;
+  readonly done: Promise<void>;
+}
+
 /** A writeback job (drm_writeback_job): written by the composer at the next frame. */
 export interface WritebackJob {
   readonly fb: DrmFramebuffer;
@@ -40,7 +48,7 @@ export class DrmCrtc {
   /** The blob `hwMode` was parsed from. */
   hwModeBlob: DrmPropertyBlob | null = null;
   /** The latest commit's flip_done, for drm_atomic_helper_setup_commit's stall check. */
-  lastCommit: { flipDone: boolean; done: Promise<void> } | null = null;
+  lastCommit: CrtcCommit | null = null;
   /** The display controller stopped raising vblanks (fault point fail_device_stall) until vblank off. */
   hung = false;
   /* drm_vblank_crtc */
