@@ -29,8 +29,8 @@ const FMODE_OPENED = 0x80000;
 /** OPEN_FMODE(): O_RDONLY -> FMODE_READ, O_WRONLY -> FMODE_WRITE, O_RDWR -> both. */
 const openFmode = (flags: number) => ((flags + 1) & O_ACCMODE) | FMODE_OPENED;
 
-/** Per-kernel state: db_list (newest last here; printed newest first) and the dmabuf inode counter. */
-interface DmaBufList {
+/** @internal Per-kernel state: db_list (newest last here; printed newest first) and the dmabuf inode counter. */
+export interface DmaBufList {
   readonly buffers: Set<DmaBuf>;
   ino: number;
   attachIds: number;
@@ -76,13 +76,17 @@ export class DmaBuf {
   readonly resv: DmaResv;
   /** @internal true when `resv` is the buffer's own, to finalise at release. */
   readonly ownResv: boolean;
+  /** @internal The kernel's db_list this buffer is on (kept here: no lookup per attach or release). */
+  readonly list: DmaBufList;
 
   /** @internal Built by {@link dmaBufExport} only. */
   constructor(
     readonly kernel: Kernel,
     info: DmaBufExportInfo,
-    ino: number,
+    list: DmaBufList,
   ) {
+    this.list = list;
+    const ino = ++list.ino;
     this.size = info.size;
     this.expName = info.expName;
     this.ops = info.ops;
@@ -225,7 +229,7 @@ export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
   if (typeof info.expName !== "string" || info.expName === "") throw new Errno("EINVAL", call, "expName is required (dma_buf_stats_setup)");
   if (!Number.isSafeInteger(info.size) || info.size < 0) throw new Errno("EINVAL", call, `size ${info.size} is not a byte count`);
   const list = listOf(kernel);
-  const buf = new DmaBuf(kernel, info, ++list.ino);
+  const buf = new DmaBuf(kernel, info, list);
   list.buffers.add(buf);
   // Registered by its file, so that kernel.fdInstall's note (which fd of which process) lands on it.
   kernel.objects.register("dma-buf", buf.file, () => `${buf.expName} ino ${buf.ino} size ${buf.size}${buf.name === undefined ? "" : ` name "${buf.name}"`}, ${buf.refcount} reference(s), ${buf.attachments.length} attachment(s)`, call);
@@ -277,7 +281,7 @@ export function dmaBufPut(buf: DmaBuf): void {
  */
 function release(buf: DmaBuf): void {
   const k = buf.kernel;
-  listOf(k).buffers.delete(buf);
+  buf.list.buffers.delete(buf);
   k.objects.unregister(buf.file);
   if (buf.vmappingCounter) k.printk(`kernel BUG at drivers/dma-buf/dma-buf.c:dma_buf_release: dma-buf ino ${buf.ino} (${buf.expName}) released while vmapped (vmapping_counter ${buf.vmappingCounter})`);
   buf.ops.release(buf);
@@ -318,7 +322,7 @@ export function dmaBufDynamicAttach(buf: DmaBuf, dev: Device, importerOps?: DmaB
   live(buf, call);
   if (!dev) throw warn(buf.kernel, "EINVAL", call, "no device");
   if (importerOps && typeof importerOps.moveNotify !== "function") throw warn(buf.kernel, "EINVAL", call, "importer ops without moveNotify");
-  const attach = new DmaBufAttachment(buf, dev, importerOps, importerPriv, ++listOf(buf.kernel).attachIds);
+  const attach = new DmaBufAttachment(buf, dev, importerOps, importerPriv, ++buf.list.attachIds);
   buf.ops.attach?.(buf, attach);
   buf.attachments.unshift(attach);
   const dynamicBuf = dmaBufIsDynamic(buf);

@@ -14,7 +14,8 @@ export const NR_OPEN_MAX = 1 << 20;
  */
 export class FdTable {
   private files: (File | undefined)[] = [];
-  private cloexec = new Set<number>();
+  /** close_on_exec bits, one per fd like the first level. */
+  private cloexec = new Uint32Array(32);
   private levels = [new Uint32Array(32), new Uint32Array(1), new Uint32Array(1)];
   private open = 0;
   /** files->next_fd: no fd below it is free. */
@@ -38,12 +39,13 @@ export class FdTable {
   }
 
   isCloexec(fd: number): boolean {
-    return this.cloexec.has(fd);
+    return Number.isInteger(fd) && fd >= 0 && ((this.cloexec[fd >>> 5] ?? 0) & (1 << (fd & 31))) !== 0;
   }
 
   setCloexec(fd: number, on: boolean): void {
-    if (on) this.cloexec.add(fd);
-    else this.cloexec.delete(fd);
+    this.grow(fd);
+    const w = fd >>> 5;
+    this.cloexec[w] = on ? this.cloexec[w]! | (1 << (fd & 31)) : this.cloexec[w]! & ~(1 << (fd & 31));
   }
 
   /**
@@ -92,7 +94,7 @@ export class FdTable {
     this.open--;
     if (fd < this.nextFd) this.nextFd = fd;
     this.setBit(fd, false);
-    this.cloexec.delete(fd);
+    this.setCloexec(fd, false);
     return f;
   }
 
@@ -109,6 +111,9 @@ export class FdTable {
     if (words <= this.levels[0]!.length) return;
     let n = this.levels[0]!.length;
     while (n < words) n *= 2;
+    const cloexec = new Uint32Array(n);
+    cloexec.set(this.cloexec);
+    this.cloexec = cloexec;
     this.levels = this.levels.map((old) => {
       const bm = new Uint32Array(n);
       bm.set(old);

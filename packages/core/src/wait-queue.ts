@@ -6,24 +6,26 @@ import { Errno } from "./errno.js";
  * condition holds. Sleeping goes through the virtual clock, so time advances while everyone sleeps.
  */
 export class WaitQueue {
-  private waiters = new Set<() => void>();
+  /** Created at the first sleeper: most queues (one per dma_resv lock, say) never have one. */
+  private waiters: Set<() => void> | undefined;
 
   /** Wakes every sleeper; each re-checks its condition (wake_up_all). */
   wake(): void {
-    if (this.waiters.size === 0) return;
+    if (!this.waiters?.size) return;
     const ws = [...this.waiters];
     this.waiters.clear();
     for (const w of ws) w();
   }
 
   get sleepers(): number {
-    return this.waiters.size;
+    return this.waiters?.size ?? 0;
   }
 
   /** One-shot registration used by poll(): `fn` runs at the next wake. */
   subscribe(fn: () => void): () => void {
-    this.waiters.add(fn);
-    return () => this.waiters.delete(fn);
+    const ws = (this.waiters ??= new Set());
+    ws.add(fn);
+    return () => ws.delete(fn);
   }
 
   /**
@@ -35,20 +37,21 @@ export class WaitQueue {
     if (timeoutNs === 0) return false;
     return clock.block(
       new Promise<boolean>((resolve) => {
+        const ws = (this.waiters ??= new Set());
         const timer =
           timeoutNs === undefined
             ? undefined
             : clock.addTimer(timeoutNs, () => {
-                this.waiters.delete(check);
+                ws.delete(check);
                 resolve(cond());
               }, "wait_event_timeout");
         const check = () => {
           if (cond()) {
             clock.cancelTimer(timer);
             resolve(true);
-          } else this.waiters.add(check);
+          } else ws.add(check);
         };
-        this.waiters.add(check);
+        ws.add(check);
       }),
     );
   }
