@@ -38,20 +38,23 @@ export class WaitQueue {
     return clock.block(
       new Promise<boolean>((resolve) => {
         const ws = (this.waiters ??= new Set());
+        // w.check is assigned, not declared: a declared arrow is named, which under keepNames (tsx
+        // runs the CLI and the benches) costs a defineProperty per wait.
+        const w: { check?: () => void } = {};
         const timer =
           timeoutNs === undefined
             ? undefined
             : clock.addTimer(timeoutNs, () => {
-                ws.delete(check);
+                ws.delete(w.check!);
                 resolve(cond());
               }, "wait_event_timeout");
-        const check = () => {
+        w.check = () => {
           if (cond()) {
             clock.cancelTimer(timer);
             resolve(true);
-          } else ws.add(check);
+          } else ws.add(w.check!);
         };
-        ws.add(check);
+        ws.add(w.check);
       }),
     );
   }
