@@ -5,9 +5,9 @@
  * those (PRIME) and flips to them. The ISP is any mem2mem plugin loaded by package name, the way a
  * board config names a driver package (Linux: a module loaded for a devicetree compatible).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { container } from "tsyringe";
 import {
@@ -22,21 +22,30 @@ import v4l2Sim, {
 } from "@dmabuf/v4l2-sim";
 import type { PipelineOptions, RunSummary } from "./pipeline.js";
 import { PipelineError } from "./pipeline.js";
-import * as K from "./userspace/drm.js";
-import * as V from "./userspace/v4l2.js";
+import { libdrm as K } from "@dmabuf/drm-sim";
+import { libv4l2 as V } from "@dmabuf/v4l2-sim";
 
 /** The example plugin in this repository, used when --plugin is not given. */
 export const DEFAULT_ISP_PLUGIN = "@example/out-of-tree-isp";
 const BUFFERS = 4;
 
 /**
- * A driver plugin by package name (or path), resolved from the current directory first and then
- * from soc-demo's own dependencies; core's loadPlugin reports a missing package or a non-plugin.
+ * A driver plugin by package name (or path), resolved from the current directory first (which
+ * finds a package's own name by self-reference) and then from soc-demo's own dependencies; core's
+ * loadPlugin reports a missing package or a non-plugin.
  */
 export async function loadPluginByName(spec: string): Promise<DriverPlugin> {
-  for (const from of [join(process.cwd(), "noop.js"), import.meta.filename])
+  const path = spec.startsWith(".") || isAbsolute(spec) ? resolve(spec) : undefined;
+  // A package folder is resolved by its name from inside it, so its "exports" apply: require.resolve
+  // of a folder reads only "main", which an ESM package with an exports map usually lacks.
+  const manifest = path && join(path, "package.json");
+  const attempts: [from: string, request: string][] =
+    manifest && existsSync(manifest)
+      ? [[manifest, (JSON.parse(readFileSync(manifest, "utf8")) as { name: string }).name], [manifest, path]]
+      : [[join(process.cwd(), "noop.js"), path ?? spec], [import.meta.filename, path ?? spec]];
+  for (const [from, request] of attempts)
     try {
-      return await loadPlugin(pathToFileURL(createRequire(from).resolve(spec.startsWith(".") ? resolve(spec) : spec)).href);
+      return await loadPlugin(pathToFileURL(createRequire(from).resolve(request)).href);
     } catch (e) {
       if ((e as { code?: string }).code !== "MODULE_NOT_FOUND") throw e;
     }
@@ -113,13 +122,13 @@ export async function runIspPipeline(o: PipelineOptions): Promise<RunSummary> {
 
   // --- compositor: PRIME-import the ISP's NV12 buffers as framebuffers ---
   const card = compositor.open("/dev/dri/card0", O_RDWR);
-  const pipe = await K.findPipe(compositor, card);
+  const pipe = await K.kmsIds(compositor, card);
   const mode = [...pipe.modes].reverse().find((m) => m.hdisplay >= W && m.vdisplay >= H);
   if (!mode) throw new PipelineError(`no display mode is large enough for ${W}x${H}`);
   const fbs: number[] = [];
   for (const fd of dispFds) {
-    const handle = await K.primeImport(compositor, card, fd);
-    fbs.push(await K.addFb2(compositor, card, W, H, D.DRM_FORMAT_NV12, [handle, handle], [out.bytesperline, out.bytesperline], [0, out.bytesperline * H]));
+    const handle = await K.fdToHandle(compositor, card, fd);
+    fbs.push(await K.addFb(compositor, card, W, H, D.DRM_FORMAT_NV12, [handle, handle], [out.bytesperline, out.bytesperline], [0, out.bytesperline * H]));
   }
   await K.modeset(compositor, card, pipe, mode, fbs[0]!, W, H);
   if (o.pngDir) mkdirSync(o.pngDir, { recursive: true });
@@ -155,7 +164,7 @@ export async function runIspPipeline(o: PipelineOptions): Promise<RunSummary> {
     latency.isp.push(kernel.clock.now() - t0);
     // The ISP keeps luma exactly: its NV12 output still carries the camera's burned-in frame counter.
     if (readFrameCounter(ispMaps[c.index]!.view(0, out.bytesperline * H), V4L2_PIX_FMT_NV12, out.bytesperline) === b.sequence) framesChecked++;
-    await K.atomicCommit(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[c.index]! } }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(b.sequence));
+    await K.atomic(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[c.index]! } }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(b.sequence));
     const [ev] = await K.readEvents(compositor, card);
     latency.screen.push(kernel.clock.now() - t0);
     displayed++;

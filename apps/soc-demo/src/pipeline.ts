@@ -17,8 +17,8 @@ import drmSim, * as D from "@dmabuf/drm-sim";
 import mm, { DMA_HEAP_IOCTL_ALLOC, MM } from "@dmabuf/mm";
 import v4l2Sim, { V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUYV, readFrameCounter } from "@dmabuf/v4l2-sim";
 import { runIspPipeline } from "./isp-pipeline.js";
-import * as K from "./userspace/drm.js";
-import * as V from "./userspace/v4l2.js";
+import { libdrm as K } from "@dmabuf/drm-sim";
+import { libv4l2 as V } from "@dmabuf/v4l2-sim";
 
 export type Variant = "full" | "display" | "encode" | "copy" | "copy-display" | "isp";
 export const VARIANTS: Record<Variant, string> = {
@@ -251,13 +251,13 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   let displayed = 0;
   let framesChecked = 0;
   const card = useDisplay ? compositor.open("/dev/dri/card0", O_RDWR) : -1;
-  let pipe: K.KmsPipe | undefined;
+  let pipe: K.KmsIds | undefined;
   const fbs: number[] = [];
   const dumbMaps: VmArea[] = [];
   const shown = new Map<number, D.ScanoutFrame>();
   let stopFrames = () => {};
   if (useDisplay) {
-    pipe = await K.findPipe(compositor, card);
+    pipe = await K.kmsIds(compositor, card);
     const mode = [...pipe.modes].reverse().find((m) => m.hdisplay >= o.width && m.vdisplay >= o.height);
     if (!mode) throw new PipelineError(`no display mode is large enough for ${o.width}x${o.height} (largest: ${pipe.modes[0]!.hdisplay}x${pipe.modes[0]!.vdisplay})`);
     const planes = o.format === "NV12" ? 2 : 1;
@@ -272,12 +272,12 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
         await compositor.ioctl(card, D.DRM_IOCTL_MODE_MAP_DUMB, md);
         dumbMaps.push(compositor.mmap(null, dumb.size!, PROT_READ | PROT_WRITE, MAP_SHARED, card, md.offset!));
         handle = dumb.handle!;
-      } else handle = await K.primeImport(compositor, card, dispFds[i]!).catch((e: unknown) => {
+      } else handle = await K.fdToHandle(compositor, card, dispFds[i]!).catch((e: unknown) => {
         if (isErrno(e, "EINVAL") && o.heap !== undefined)
           throw new PipelineError(`the display (vkms.0, no IOMMU) cannot scan out a buffer from the "${o.heap}" heap: it is not physically contiguous (PRIME import: ${(e as Error).message}); use --heap linux,cma or --heap deferred`);
         throw e;
       });
-      fbs.push(await K.addFb2(compositor, card, o.width, o.height, fmt.drm, new Array<number>(planes).fill(handle), pitches, offsets));
+      fbs.push(await K.addFb(compositor, card, o.width, o.height, fmt.drm, new Array<number>(planes).fill(handle), pitches, offsets));
     }
     await K.modeset(compositor, card, pipe, mode, fbs[0]!, o.width, o.height);
     if (o.pngDir || o.onDisplay) {
@@ -382,7 +382,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
       }
       const props: Record<string, D.PropValue> = { FB_ID: fbs[target]! };
       if (inFence >= 0) props.IN_FENCE_FD = inFence;
-      await K.atomicCommit(compositor, card, pipe!, { [pipe!.primary]: props }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(f.sequence));
+      await K.atomic(compositor, card, pipe!, { [pipe!.primary]: props }, D.DRM_MODE_ATOMIC_NONBLOCK | D.DRM_MODE_PAGE_FLIP_EVENT, BigInt(f.sequence));
       if (inFence >= 0) compositor.close(inFence);
       const [ev] = await K.readEvents(compositor, card);
       stats.add("capture -> on screen", kernel.clock.now() - f.capturedNs);

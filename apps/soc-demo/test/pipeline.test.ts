@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { ScanoutFrame } from "@dmabuf/drm-sim";
 import { readFrameCounter, V4L2_PIX_FMT_XBGR32 } from "@dmabuf/v4l2-sim";
 import { sharpJpegBackend } from "@dmabuf/codec-sim";
@@ -79,6 +79,17 @@ describe("soc-demo isp variant (camera -> out-of-tree ISP plugin -> display)", (
       expect(readFrameCounter(bytes, V4L2_PIX_FMT_XBGR32, img.width * 4)).toBe(i);
     }
     expect(r.bufinfo).toMatch(/example-isp|isp\.0/);
+  });
+
+  it("--plugin <folder> (e.g. `.` in the plugin's own folder) resolves the package through its exports map, which require.resolve of a folder ignores", async () => {
+    // An ESM package with only "exports" (no "main", no index.js), as the example is. Its plugin
+    // binds no driver, so reaching that error proves the folder resolved to the plugin and loaded.
+    const dir = mkdtempSync(join(tmpdir(), "soc-demo-plugin-"));
+    mkdirSync(join(dir, "lib"));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "driverless-plugin", type: "module", exports: { ".": "./lib/plugin.js" } }));
+    writeFileSync(join(dir, "lib/plugin.js"), 'export default () => ({ name: "driverless", register() {} });\n');
+    for (const plugin of [dir, relative(process.cwd(), dir)])
+      await expect(runPipeline({ ...small, variant: "isp", plugin })).rejects.toThrow(/registers no platform driver/);
   });
 
   it("a plugin package that is not installed is core's PluginError, before anything boots", async () => {

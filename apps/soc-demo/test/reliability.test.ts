@@ -12,8 +12,8 @@ import { MM } from "@dmabuf/mm";
 import { V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, readFrameCounter } from "@dmabuf/v4l2-sim";
 import { describe, expect, it } from "vitest";
 import { boot } from "../src/pipeline.js";
-import * as K from "../src/userspace/drm.js";
-import * as V from "../src/userspace/v4l2.js";
+import { libdrm as K } from "@dmabuf/drm-sim";
+import { libv4l2 as V } from "@dmabuf/v4l2-sim";
 
 const W = 320, H = 240, N = 4;
 
@@ -57,16 +57,16 @@ async function pipeline() {
   await V.streamOn(encoder, enc, V.OUT, V.CAP);
 
   const card = compositor.open("/dev/dri/card0", O_RDWR);
-  const pipe = await K.findPipe(compositor, card);
+  const pipe = await K.kmsIds(compositor, card);
   const mode = [...pipe.modes].reverse().find((m) => m.hdisplay >= W && m.vdisplay >= H)!;
   const fbs: number[] = [];
   for (let i = 0; i < N; i++) {
-    const h = await K.primeImport(compositor, card, dispFds[i]!);
-    fbs.push(await K.addFb2(compositor, card, W, H, D.DRM_FORMAT_NV12, [h, h], [pix.bytesperline, pix.bytesperline], [0, pix.bytesperline * H]));
+    const h = await K.fdToHandle(compositor, card, dispFds[i]!);
+    fbs.push(await K.addFb(compositor, card, W, H, D.DRM_FORMAT_NV12, [h, h], [pix.bytesperline, pix.bytesperline], [0, pix.bytesperline * H]));
   }
   for (let i = 0; i < N; i++) await V.qbufMmap(camera, cam, V.CAP, i);
   await V.streamOn(camera, cam, V.CAP);
-  const flip = async (index: number) => K.atomicCommit(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[index]! } }, 0);
+  const flip = async (index: number) => K.atomic(compositor, card, pipe, { [pipe.primary]: { FB_ID: fbs[index]! } }, 0);
   return { kernel, pagesAtBoot, camera, encoder, compositor, cam, enc, card, pix, encFds, mode, pipe, fbs, flip };
 }
 

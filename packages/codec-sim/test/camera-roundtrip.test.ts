@@ -5,9 +5,10 @@ import {
 } from "@dmabuf/core";
 import mm, { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
 import v4l2Sim from "@dmabuf/v4l2-sim";
-import drmSim, { DRM_EVENT_FLIP_COMPLETE, DRM_MODE_ATOMIC_ALLOW_MODESET, DRM_FORMAT_NV12, DRM_MODE_ATOMIC_NONBLOCK, DRM_MODE_PAGE_FLIP_EVENT, parseDrmEvents, type ScanoutFrame } from "@dmabuf/drm-sim";
-// libdrm-style helpers (the drm-sim tests' igt_kms equivalents): resources, ADDFB2, atomic commits.
-import { VKMS, addFb, atomic, fdToHandle, kmsIds, kmsOf, mode, modeBlob, planeProps } from "../../drm-sim/test/support/drm.js";
+import drmSim, {
+  DRM_EVENT_FLIP_COMPLETE, DRM_MODE_ATOMIC_ALLOW_MODESET, DRM_FORMAT_NV12, DRM_MODE_ATOMIC_NONBLOCK, DRM_MODE_PAGE_FLIP_EVENT, drmDeviceOf, libdrm,
+  parseDrmEvents, type KmsIds, type ScanoutFrame,
+} from "@dmabuf/drm-sim";
 import {
   V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
   VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, V4L2_PIX_FMT_XBGR32, readFrameCounter, type v4l2_buffer, type v4l2_event,
@@ -82,12 +83,12 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
     await streamon(p, enc, OUT, CAP);
 
     const decMaps: { fd: number; map: ReturnType<Process["mmap"]> }[] = [];
-    const card = p.open(VKMS);
-    let ids: Awaited<ReturnType<typeof kmsIds>> | undefined;
+    const card = p.open("/dev/dri/card0"); // vkms on the default board
+    let ids: KmsIds | undefined;
     const fbs: number[] = [];
     let shown: number | undefined;
     let waiting: ((f: ScanoutFrame) => void) | undefined;
-    const stopFrames = kmsOf(k).crtcs[0]!.onFrame((f) => {
+    const stopFrames = drmDeviceOf(k, "/dev/dri/card0").kms!.crtcs[0]!.onFrame((f) => {
       waiting?.(f);
       waiting = undefined;
     });
@@ -129,10 +130,10 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
         await streamon(p, dec, CAP);
         // The display imports every decoded buffer once (PRIME) as an NV12 framebuffer: one handle,
         // chroma at bytesperline x the coded height (kmssink's single-fd NV12).
-        ids = await kmsIds(p, card);
+        ids = await libdrm.kmsIds(p, card);
         for (const { fd } of decMaps) {
-          const handle = await fdToHandle(p, card, fd);
-          fbs.push(await addFb(p, card, W, H, DRM_FORMAT_NV12, [handle, handle], [decBpl, decBpl], [0, decBpl * CODED_H]));
+          const handle = await libdrm.fdToHandle(p, card, fd);
+          fbs.push(await libdrm.addFb(p, card, W, H, DRM_FORMAT_NV12, [handle, handle], [decBpl, decBpl], [0, decBpl * CODED_H]));
         }
       }
       const decoded = await dqbuf(p, dec, CAP, V4L2_MEMORY_DMABUF);
@@ -151,14 +152,14 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
       // back to the decoder only once the next one has replaced it (kmssink keeps the last buffer).
       if (shown === undefined) {
         // 640x480 mode, the 640x360 picture unscaled at the top (vkms does not scale).
-        const blob = await modeBlob(p, card, mode(ids!, 640, 480));
-        await atomic(p, card, ids!, {
+        const blob = await libdrm.modeBlob(p, card, ids!.modes.find((m) => m.hdisplay === 640 && m.vdisplay === 480)!);
+        await libdrm.atomic(p, card, ids!, {
           [ids!.crtc]: { ACTIVE: 1, MODE_ID: blob },
           [ids!.connector]: { CRTC_ID: ids!.crtc },
-          [ids!.primary]: planeProps(ids!.crtc, fbs[decoded.index]!, W, H),
+          [ids!.primary]: libdrm.planeProps(ids!.crtc, fbs[decoded.index]!, W, H),
         }, DRM_MODE_ATOMIC_ALLOW_MODESET);
       } else {
-        await atomic(p, card, ids!, { [ids!.primary]: { FB_ID: fbs[decoded.index]! } }, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT);
+        await libdrm.atomic(p, card, ids!, { [ids!.primary]: { FB_ID: fbs[decoded.index]! } }, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT);
         const [ev] = parseDrmEvents(await p.read(card));
         expect(ev!.type).toBe(DRM_EVENT_FLIP_COMPLETE);
         await qbufDmabuf(p, dec, CAP, shown, decMaps[shown]!.fd, decSize, 0);

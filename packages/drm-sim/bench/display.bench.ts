@@ -8,7 +8,8 @@ import mm, { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm
 import { atLeast, below, copyBaseline, defineSuite } from "@dmabuf/tooling/bench";
 import drmSim, { drmDeviceOf, type DrmCrtc } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, fdToHandle, kmsIds, mode, modeset, type KmsIds } from "../test/support/drm.js";
+import { addFb, atomic, fdToHandle, kmsIds, modeset, type KmsIds } from "../src/libdrm.js";
+import { mode } from "../test/support/drm.js";
 
 const W = 1920;
 const H = 1080;

@@ -65,3 +65,6 @@ export { ScanoutFrame } from "./scanout-frame.js";
 export { VKMS_MODES, vkmsPlatformDriver, type VkmsOptions } from "./vkms.js";
 export { VGEM_FENCE_TIMEOUT_NS, vgemPlatformDriver } from "./vgem.js";
 export { drmDeviceOf } from "./plugin.js";
+/** Userspace helpers (libdrm / igt_kms style) over the UAPI: `libdrm.createDumb(p, fd, w, h)`, `libdrm.kmsIds(p, fd)`, ... */
+export * as libdrm from "./libdrm.js";
+export type { KmsIds } from "./libdrm.js";

@@ -11,7 +11,8 @@ import {
 } from "@dmabuf/core";
 import { describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
-import { bootDrm, createDumb, handleToFd, VGEM } from "./support/drm.js";
+import { createDumb, handleToFd } from "../src/libdrm.js";
+import { bootDrm, VGEM } from "./support/drm.js";
 
 const polled = async (p: Process, fd: number, events: number) => {
   const pfd = { fd, events, revents: 0 };

@@ -5,7 +5,8 @@
 import { O_NONBLOCK, O_RDONLY, O_WRONLY } from "@dmabuf/core";
 import { describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, kmsIds, kmsOf, mapDumb, mode, modeset, VKMS } from "./support/drm.js";
+import { addFb, atomic, createDumb, kmsIds, mapDumb, modeset } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VKMS } from "./support/drm.js";
 
 describe("DRM debugfs", () => {
   it("name, clients and framebuffer read as in Linux", async () => {

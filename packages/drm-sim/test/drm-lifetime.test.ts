@@ -8,7 +8,8 @@ import { MM } from "@dmabuf/mm";
 import { describe, expect, it } from "vitest";
 import { drmDeviceOf } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, fdToHandle, handleToFd, kmsIds, kmsOf, mapDumb, mode, modeset, VGEM, VKMS } from "./support/drm.js";
+import { addFb, atomic, createDumb, fdToHandle, handleToFd, kmsIds, mapDumb, modeset } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VGEM, VKMS } from "./support/drm.js";
 
 describe("DRM file and process lifetimes", () => {
   it("a process that exits mid-flip, with imports, fbs, blobs and mappings, leaks nothing (pages back to the allocators)", async () => {

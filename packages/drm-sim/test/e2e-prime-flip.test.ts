@@ -11,7 +11,8 @@ import { DMA_HEAP_IOCTL_ALLOC, type DmaHeapAllocationData } from "@dmabuf/mm";
 import { describe, expect, it } from "vitest";
 import { ScanoutFrame, VGEM_FENCE_TIMEOUT_NS } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, fdToHandle, handleToFd, kmsIds, kmsOf, mapDumb, mode, modeset, VGEM, VKMS } from "./support/drm.js";
+import { addFb, atomic, createDumb, fdToHandle, handleToFd, kmsIds, mapDumb, modeset } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VGEM, VKMS } from "./support/drm.js";
 
 const W = 640;
 const H = 480;

@@ -13,7 +13,8 @@ import { ERRNO, POLLIN, SYNC_IOC_FILE_INFO, assertNoLeaks, type Process } from "
 import { describe, expect, it } from "vitest";
 import { FLIP_DONE_TIMEOUT_NS } from "../src/drm-atomic.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, kmsIds, mode, modeset, VKMS } from "./support/drm.js";
+import { addFb, atomic, createDumb, kmsIds, modeset } from "../src/libdrm.js";
+import { bootDrm, mode, VKMS } from "./support/drm.js";
 
 async function display() {
   const k = await bootDrm();

@@ -7,7 +7,8 @@ import { isErrno, type Process } from "@dmabuf/core";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
-import { bootDrm, createDumb, kmsOf, VKMS } from "./support/drm.js";
+import { createDumb } from "../src/libdrm.js";
+import { bootDrm, kmsOf, VKMS } from "./support/drm.js";
 
 let p: Process;
 let fd: number;

@@ -7,7 +7,8 @@ import { O_NONBLOCK, POLLIN, SW_SYNC_DEBUGFS_PATH, SW_SYNC_IOC_CREATE_FENCE, SW_
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, kmsIds, kmsOf, mapDumb, mode, modeBlob, modeset, planeProps, VKMS, type KmsIds } from "./support/drm.js";
+import { addFb, atomic, createDumb, kmsIds, mapDumb, modeBlob, modeset, planeProps, type KmsIds } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VKMS } from "./support/drm.js";
 
 const fill = (bytes: Uint8Array, xrgb: number) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).fill(xrgb);
 const PERIOD = Math.floor((1344 * 806 * 1e6) / 65000);

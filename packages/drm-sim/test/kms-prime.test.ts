@@ -9,7 +9,8 @@ import mm from "@dmabuf/mm";
 import { describe, expect, it } from "vitest";
 import drmSim, { drmDeviceOf, ScanoutFrame } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, atomic, bootDrm, createDumb, fdToHandle, gemClose, handleToFd, kmsIds, kmsOf, mapDumb, mode, modeset, planeProps, VGEM, VKMS } from "./support/drm.js";
+import { addFb, atomic, createDumb, fdToHandle, gemClose, handleToFd, kmsIds, mapDumb, modeset, planeProps } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VGEM, VKMS } from "./support/drm.js";
 
 const W = 1024;
 const H = 768;

@@ -7,7 +7,8 @@ import { SEEK_END, SEEK_SET, type Process } from "@dmabuf/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { drmDeviceOf } from "../src/index.js";
-import { bootDrm, createDumb, fdToHandle, gemClose, handleToFd, mapDumb, VGEM } from "./support/drm.js";
+import { createDumb, fdToHandle, gemClose, handleToFd, mapDumb } from "../src/libdrm.js";
+import { bootDrm, VGEM } from "./support/drm.js";
 
 const BO_SIZE = 64 * 1024;
 

@@ -7,7 +7,8 @@ import { DMA_RESV_USAGE_READ, DMA_RESV_USAGE_WRITE, MAP_SHARED, PROT_READ, PROT_
 import { describe, expect, it } from "vitest";
 import { drmDeviceOf, VGEM_FENCE_TIMEOUT_NS } from "../src/index.js";
 import * as U from "../src/uapi.js";
-import { addFb, bootDrm, createDumb, fdToHandle, gemClose, handleToFd, kmsIds, kmsOf, mapDumb, mode, modeset, VGEM, VKMS } from "./support/drm.js";
+import { addFb, createDumb, fdToHandle, gemClose, handleToFd, kmsIds, mapDumb, modeset } from "../src/libdrm.js";
+import { bootDrm, kmsOf, mode, VGEM, VKMS } from "./support/drm.js";
 
 async function setup() {
   const k = await bootDrm();

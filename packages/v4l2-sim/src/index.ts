@@ -71,3 +71,5 @@ export {
   VIVID_MAX_WIDTH, VIVID_MIN_HEIGHT, VIVID_MIN_WIDTH, VIVID_OPTIONS, VIVID_OSD_TEXT_MODES, VividDevice, VividDriver,
   type VividOptions,
 } from "./vivid.js";
+/** Userspace helpers (libv4l2 style) over the UAPI: `libv4l2.setFormat(p, fd, libv4l2.CAP, fourcc, w, h)`, ... */
+export * as libv4l2 from "./libv4l2.js";

@@ -1,13 +1,18 @@
-/* A libv4l2-sized wrapper: the ioctl sequences a V4L2 application writes, nothing more. */
+/**
+ * libv4l2 for the model's userspace: the ioctl sequences a V4L2 application writes (find a node,
+ * S_FMT, REQBUFS + QUERYBUF + mmap, EXPBUF, QBUF/DQBUF, STREAMON/OFF), single-planar API, for
+ * applications, tests and plugin authors. Import as `libv4l2` from the package.
+ */
 import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process, type VmArea } from "@dmabuf/core";
 import {
-  V4L2_BUF_TYPE_VIDEO_CAPTURE as CAP, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, VIDIOC_DQBUF, VIDIOC_EXPBUF, VIDIOC_QBUF,
-  VIDIOC_QUERYBUF, VIDIOC_REQBUFS, VIDIOC_S_FMT, VIDIOC_S_PARM, VIDIOC_STREAMOFF, VIDIOC_STREAMON, type v4l2_buffer,
-  type v4l2_format, type v4l2_pix_format,
-} from "@dmabuf/v4l2-sim";
+  V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_MEMORY_DMABUF, V4L2_MEMORY_MMAP, V4L2_MEMORY_USERPTR, VIDIOC_DQBUF,
+  VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_QUERYBUF, VIDIOC_REQBUFS, VIDIOC_S_FMT, VIDIOC_S_PARM, VIDIOC_STREAMOFF, VIDIOC_STREAMON,
+  type v4l2_buffer, type v4l2_format, type v4l2_pix_format,
+} from "./uapi.js";
 
-export { CAP };
-export const OUT = 2; // V4L2_BUF_TYPE_VIDEO_OUTPUT
+/** The two single-planar queue types, short. */
+export const CAP = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+export const OUT = V4L2_BUF_TYPE_VIDEO_OUTPUT;
 
 /** The /dev/videoN whose sysfs name is `name` (how applications find a device by its card name). */
 export async function findVideoNode(p: Process, name: string): Promise<string> {
@@ -64,7 +69,7 @@ export async function qbufDmabuf(p: Process, fd: number, type: number, index: nu
 }
 
 export async function qbufUserptr(p: Process, fd: number, type: number, index: number, userptr: Uint8Array): Promise<void> {
-  await p.ioctl(fd, VIDIOC_QBUF, { index, type, memory: 2 /* V4L2_MEMORY_USERPTR */, m: { userptr }, length: userptr.length, field: 1, flags: 0 } satisfies v4l2_buffer);
+  await p.ioctl(fd, VIDIOC_QBUF, { index, type, memory: V4L2_MEMORY_USERPTR, m: { userptr }, length: userptr.length, field: 1, flags: 0 } satisfies v4l2_buffer);
 }
 
 export async function dqbuf(p: Process, fd: number, type: number, memory = V4L2_MEMORY_MMAP): Promise<Required<Pick<v4l2_buffer, "index" | "bytesused" | "sequence" | "timestamp" | "flags">>> {
