@@ -5,7 +5,7 @@
  * events and out-fences are prepared, the state is swapped, and a commit worker waits for the
  * planes' fences before the hardware takes the new state and the flip completes at a vblank.
  */
-import { Errno, NSEC_PER_SEC, check, type DmaFence, type Timer } from "@dmabuf/core";
+import { Errno, NSEC_PER_SEC, check, type DmaFence } from "@dmabuf/core";
 import { WRITEBACK_FORMATS } from "./composer.js";
 import { DrmConnector, type ConnectorState } from "./drm-connector.js";
 import { DrmCrtc, type CrtcCommit, type CrtcState, type PendingFlip, type WritebackJob } from "./drm-crtc.js";
@@ -366,12 +366,15 @@ export class DrmAtomic {
   }
 
   /** wait_for_completion_timeout(done, 10 * HZ) == 0: true when `done` did not settle within 10 s. */
-  private async timedOut(done: Promise<void>, name: string): Promise<boolean> {
+  private timedOut(done: Promise<void>, name: string): Promise<boolean> {
     const clock = this.kms.dev.kernel.clock;
-    let timer: Timer | undefined;
-    const expired = await Promise.race([done.then(() => false), new Promise<boolean>((resolve) => (timer = clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), name)))]);
-    clock.cancelTimer(timer);
-    return expired;
+    return new Promise<boolean>((resolve) => {
+      const timer = clock.addTimer(FLIP_DONE_TIMEOUT_NS, () => resolve(true), name);
+      void done.then(() => {
+        clock.cancelTimer(timer);
+        resolve(false);
+      });
+    });
   }
 }
 

@@ -68,11 +68,16 @@ export class DrmCrtc {
   /** Gamma size etc. are not modelled; primary plane for legacy GETCRTC. */
   primary!: DrmPlane;
 
+  /** The vblank timer's name, made once (a timer is armed every frame). */
+  private readonly timerName: string;
+
   constructor(
     readonly kms: KmsDevice,
     readonly id: number,
     readonly index: number,
-  ) {}
+  ) {
+    this.timerName = `vblank crtc-${index}`;
+  }
 
   /**
    * Calls `listener` with every frame the CRTC scans out (composed at each vblank, as vkms' CRC
@@ -112,7 +117,7 @@ export class DrmCrtc {
     const clock = this.kms.dev.kernel.clock;
     const period = this.framedurNs;
     const k = Math.floor((clock.now() - this.vblankBase) / period) + 1;
-    this.timer = clock.addTimer(this.vblankBase + k * period - clock.now(), () => this.vblank(k), `vblank crtc-${this.index}`);
+    this.timer = clock.addTimer(this.vblankBase + k * period - clock.now(), () => this.vblank(k), this.timerName);
   }
 
   /** The vblank interrupt (vkms_vblank_simulate): count, events, composition, writeback. */

@@ -84,6 +84,8 @@ export class VividDevice {
   private seq = 0;
   private timer: Timer | undefined;
   private readonly track: string;
+  /** The frame timer's name, made once (the timer is armed every frame). */
+  private readonly timerName: string;
   /** Frames written and frames dropped for lack of a buffer since boot. */
   readonly stats = { frames: 0, dropped: 0, bytes: 0 };
 
@@ -98,6 +100,7 @@ export class VividDevice {
     check(allocator === "dma-contig" || allocator === "dma-sg", "EINVAL", "vivid probe", `unknown allocator "${allocator}"`);
     this.bufType = this.multiplanar ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
     this.track = `${dev.name} camera`;
+    this.timerName = `${dev.name} frame`;
     this.fmt = this.tryFormat(V4L2_PIX_FMT_YUYV, 640, 480, []);
     this.setupControls();
     this.queue = vb2QueueInit(
@@ -260,7 +263,7 @@ export class VividDevice {
       startStreaming: () => {
         this.seq = 0;
         this.tpg.setFormat(this.fmt.fi, this.fmt.width, this.fmt.height, this.fmt.bytesperline);
-        this.timer = this.kernel.clock.addTimer(this.intervalNs, () => this.captureFrame(), `${this.dev.name} frame`);
+        this.timer = this.kernel.clock.addTimer(this.intervalNs, () => this.captureFrame(), this.timerName);
       },
       stopStreaming: () => {
         this.kernel.clock.cancelTimer(this.timer);
@@ -292,7 +295,7 @@ export class VividDevice {
       this.kernel.trace.slice(this.track, "frame", now - interval, interval, { sequence: seq, index: vb.index, bytes });
       this.queue.bufferDone(vb, VB2_BUF_STATE_DONE);
     }
-    this.timer = this.kernel.clock.addTimer(interval, () => this.captureFrame(), `${this.dev.name} frame`);
+    this.timer = this.kernel.clock.addTimer(interval, () => this.captureFrame(), this.timerName);
   }
 }
 
