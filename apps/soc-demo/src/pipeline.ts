@@ -129,9 +129,8 @@ class Mailbox<T> {
     this.wq.wake();
   }
   /** Blocks (in virtual time) until a message arrives; undefined once closed and drained. */
-  async recv(): Promise<T | undefined> {
-    await this.wq.waitEvent(this.kernel.clock, () => this.queue.length > 0 || this.closed);
-    return this.queue.shift();
+  recv(): Promise<T | undefined> {
+    return this.wq.waitEvent(this.kernel.clock, () => this.queue.length > 0 || this.closed).then(() => this.queue.shift());
   }
 }
 
