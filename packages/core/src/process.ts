@@ -156,12 +156,19 @@ export class Process {
   }
 
   /** ioctl(2): `arg` is the struct, read and written in place. ENOTTY when the file has no ioctls. */
-  async ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
-    return this.sys("ioctl", () => {
-      const file = this.fds.get(fd, "ioctl");
-      if (!file.ops.ioctl) throw new Errno("ENOTTY", "ioctl", `${file.inode.name} (${file.ops.name}) has no ioctls`);
-      return driverCall(this, file.ops, "ioctl", () => file.ops.ioctl!(file, request >>> 0, arg));
-    });
+  ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
+    // Not async: a driver's Promise is passed on as it is, a number wrapped once (the hottest syscall).
+    try {
+      return Promise.resolve(
+        this.sys("ioctl", () => {
+          const file = this.fds.get(fd, "ioctl");
+          if (!file.ops.ioctl) throw new Errno("ENOTTY", "ioctl", `${file.inode.name} (${file.ops.name}) has no ioctls`);
+          return driverCall(this, file.ops, "ioctl", () => file.ops.ioctl!(file, request >>> 0, arg));
+        }),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** read(2): at most `count` bytes from the file position. */
