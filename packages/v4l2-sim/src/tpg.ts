@@ -175,13 +175,14 @@ function lumaLayout(format: number): { bpp: number; at: number; rgb: boolean; wi
 /** A byte-addressable frame plane: a Uint8Array or a mapping with `read(offset, length)` (VmArea). */
 export type PlaneReader = Uint8Array | { read(offset: number, length: number): Uint8Array };
 
+const readByte = (plane: PlaneReader, off: number) => (plane instanceof Uint8Array ? plane[off]! : plane.read(off, 1)[0]!);
+
 /**
  * Reads back the frame counter the TPG burned into plane 0 of a frame in `pixelformat` with luma
  * stride `bytesperline`. Returns undefined when no counter is there (OSD off, or not a TPG frame).
  */
 export function readFrameCounter(plane0: PlaneReader, pixelformat: number, bytesperline: number): number | undefined {
   const { bpp, at } = lumaLayout(pixelformat);
-  const read = (off: number) => (plane0 instanceof Uint8Array ? plane0[off]! : plane0.read(off, 1)[0]!);
   let value = 0;
   for (let d = 0; d < TPG_COUNTER_DIGITS; d++) {
     const rows: number[] = [];
@@ -190,7 +191,7 @@ export function readFrameCounter(plane0: PlaneReader, pixelformat: number, bytes
       for (let gx = 0; gx < GLYPH_W; gx++) {
         const x = OSD_X + d * CELL + gx * SCALE + SCALE / 2;
         const y = OSD_Y + gy * SCALE + SCALE / 2;
-        bits = (bits << 1) | (read(y * bytesperline + x * bpp + at) > 128 ? 1 : 0);
+        bits = (bits << 1) | (readByte(plane0, y * bytesperline + x * bpp + at) > 128 ? 1 : 0);
       }
       rows.push(bits);
     }
