@@ -59,6 +59,8 @@ export interface PipelineOptions {
    * so that a run costs only the framework (the benchmark's per-frame overhead). Default true.
    */
   pixels?: boolean;
+  /** false: tracing_on is 0 for the run (no events recorded, an empty trace). Default true. */
+  trace?: boolean;
   /** Directories and files to write; absent ones are not produced. */
   pngDir?: string;
   mjpegFile?: string;
@@ -163,6 +165,7 @@ export async function runPipeline(o: PipelineOptions): Promise<RunSummary> {
   if (o.variant === "isp") return runIspPipeline(o);
   const wall0 = performance.now();
   const kernel = await boot(o);
+  if (o.trace === false) kernel.trace.on = false;
   const mem = kernel.resolve(MM);
   const stats = new Stats();
   const files: string[] = [];

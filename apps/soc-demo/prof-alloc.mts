@@ -1,0 +1,11 @@
+import "reflect-metadata";
+import { Session } from "node:inspector/promises";
+import { writeFileSync } from "node:fs";
+import { runPipeline } from "./src/pipeline.ts";
+const run = (frames: number) => runPipeline({ variant: "display", frames, width: 160, height: 120, format: "NV12", fps: 30, pixels: false });
+for (let i = 0; i < 3; i++) await run(200);
+const s = new Session(); s.connect();
+await s.post("HeapProfiler.startSampling", { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as any);
+await run(2000);
+const { profile } = await s.post("HeapProfiler.stopSampling");
+writeFileSync("/tmp/perf12/alloc.json", JSON.stringify(profile));

@@ -1,0 +1,13 @@
+import "reflect-metadata";
+import { VirtualClock, Tracer } from "@dmabuf/core";
+import { runPipeline } from "./src/pipeline.ts";
+const c: Record<string, number> = {};
+const wrap = (proto: any, name: string) => { const f = proto[name]; proto[name] = function (...a: any[]) { c[name] = (c[name] ?? 0) + 1; return f.apply(this, a); }; };
+wrap(VirtualClock.prototype, "runNext"); wrap(VirtualClock.prototype, "addTimer"); wrap(VirtualClock.prototype, "block"); wrap(VirtualClock.prototype, "pump" as any); wrap(VirtualClock.prototype, "hold");
+const ev: Record<string, number> = {};
+const e = (Tracer.prototype as any).emit; (Tracer.prototype as any).emit = function (n: string, ...a: any[]) { ev[n] = (ev[n] ?? 0) + 1; return e.call(this, n, ...a); };
+const s = (Tracer.prototype as any).slice; (Tracer.prototype as any).slice = function (t: string, n: string, ...a: any[]) { ev["slice:" + n] = (ev["slice:" + n] ?? 0) + 1; return s.call(this, t, n, ...a); };
+await runPipeline({ variant: "display", frames: 1000, width: 160, height: 120, format: "NV12", fps: 30, pixels: false });
+for (const k of Object.keys(c)) c[k] = c[k] / 1000;
+for (const k of Object.keys(ev)) ev[k] = ev[k] / 1000;
+console.log(c, ev);
