@@ -214,7 +214,8 @@ const read = defineCommand({
     if (!p) return;
     const fd = w.fd(p, a.fd);
     const f = p.fds.get(fd)?.file;
-    const expect: Expect = !f || (f.flags & O_ACCMODE) === O_WRONLY ? ["EBADF"] : !f.ops.read ? ["EINVAL"] : [];
+    const said = f && w.plugins.map((pl) => pl.predictRead?.(f, a.count)).find((x) => x !== undefined);
+    const expect: Expect = !f || (f.flags & O_ACCMODE) === O_WRONLY ? ["EBADF"] : !f.ops.read ? ["EINVAL"] : said ? said.expect : [];
     await w.call(p, "read", `read(${fd}, buf, ${a.count})`, () => p.proc.read(fd, a.count), expect, (b) => String(b.length));
   },
 });

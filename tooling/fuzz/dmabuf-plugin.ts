@@ -30,8 +30,10 @@ interface Import {
 }
 interface Model {
   imports: Import[];
-  /** The last marker written at offset 0 of each buffer's memory through any mapping. */
+  /** The last marker written at offset 0 of each buffer's memory through any mapping; DEVICE_WROTE once a device may have written it. */
   marker: Map<File | string, number>;
+  /** Memory a device may write right now (a buffer queued on a capture queue): stores to it are not reliable. */
+  deviceOwned: Set<File | string>;
   /**
    * dma-bufs that share memory with others: every VIDIOC_EXPBUF of one vb2 buffer exports a new
    * dma-buf over the same pages (vb2_dc_get_dmabuf / vb2_dma_sg_get_dmabuf), keyed here by buffer.
@@ -41,10 +43,24 @@ interface Model {
   /** Free pages right after boot, before any program step. */
   freeAtBoot: number;
 }
-const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], marker: new Map(), memory: new Map(), nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
+const model = (w: FuzzWorld) => w.data<Model>("dma-buf", () => ({ imports: [], marker: new Map(), deviceOwned: new Set(), memory: new Map(), nextHandle: new Map(), freeAtBoot: w.kernel.resolve(MM).pages.nrFree }));
 /** Records that dma-buf `file` shows the memory named `key` (shared with other dma-bufs). */
 export const shareMemory = (w: FuzzWorld, file: File, key: string) => void model(w).memory.set(file, key);
 const memoryOf = (w: FuzzWorld, file: File) => model(w).memory.get(file) ?? file;
+/** The marker of memory whose content a device decided: not predicted. */
+const DEVICE_WROTE = -1;
+/**
+ * A device may write the memory of `mem` (a dma-buf file or a shareMemory key) from now until
+ * {@link deviceDone}, e.g. a buffer queued on a capture queue: what the CPU reads there is the device's.
+ */
+export function deviceWrites(w: FuzzWorld, mem: File | string): void {
+  const m = model(w);
+  const key = typeof mem === "string" ? mem : memoryOf(w, mem);
+  m.marker.set(key, DEVICE_WROTE);
+  m.deviceOwned.add(key);
+}
+/** The device is done with the memory (DQBUF, STREAMOFF): CPU stores are reliable again. */
+export const deviceDone = (w: FuzzWorld, mem: File | string) => void model(w).deviceOwned.delete(typeof mem === "string" ? mem : memoryOf(w, mem));
 /** Imports whose importer file is still open somewhere (its release drops the rest). */
 const liveImports = (w: FuzzWorld) => model(w).imports.filter((i) => w.userRefs(i.importer) > 0);
 
@@ -71,7 +87,7 @@ const heapAlloc = defineCommand({
     p: proc,
     heap: fc.nat(7),
     misuse,
-    len: mostly(fc.constantFrom(4096, 8192, 3 * PAGE_SIZE + 5, 1, 64 * PAGE_SIZE), 0, (POOL_PAGES + 1) * PAGE_SIZE),
+    len: mostly(fc.constantFrom(4096, 8192, 3 * PAGE_SIZE + 5, 1, 64 * PAGE_SIZE, 150 * PAGE_SIZE), 0, (POOL_PAGES + 1) * PAGE_SIZE),
     fd_flags: mostly(fc.constantFrom(O_RDWR | O_CLOEXEC, O_RDWR, O_RDONLY | O_CLOEXEC), 0x80),
     fd: mostly(fc.constant(0), 7),
     heap_flags: mostly(fc.constant(0), 1),
@@ -218,13 +234,14 @@ const mmapBuf = defineCommand({
     if (a.off !== 0) return;
     const seen = new DataView(vma.read(0, 4).buffer).getUint32(0, true);
     const want = model(w).marker.get(memoryOf(w, file)) ?? 0;
-    if (seen !== want) w.fail(`${p.name} reads 0x${seen.toString(16)} at offset 0 of dma-buf fd ${fd}; the last store through any mapping wrote 0x${want.toString(16)}`);
+    if (want !== DEVICE_WROTE && seen !== want) w.fail(`${p.name} reads 0x${seen.toString(16)} at offset 0 of dma-buf fd ${fd}; the last store through any mapping wrote 0x${want.toString(16)}`);
     if (!a.write) return;
     const marker = (w.steps * 2654435761) >>> 0 || 1;
     const bytes = new Uint8Array(4);
     new DataView(bytes.buffer).setUint32(0, marker, true);
     vma.write(0, bytes);
-    model(w).marker.set(memoryOf(w, file), marker);
+    const mem = memoryOf(w, file);
+    model(w).marker.set(mem, model(w).deviceOwned.has(mem) ? DEVICE_WROTE : marker);
     w.log(`[${p.name}] *(uint32_t *)0x${vma.start.toString(16)} = 0x${marker.toString(16)}; // was 0x${seen.toString(16)}`);
   },
 });
@@ -294,7 +311,7 @@ export const dmaBufPlugin: FuzzPlugin = {
         if (Number(total) !== live.length) w.fail(`bufinfo says ${total} objects; ${live.length} dma-bufs are referenced\n${text}`);
         for (const f of live) {
           const buf = f.privateData as DmaBuf;
-          const want = liveImports(w).filter((i) => i.buf === f).length;
+          const want = liveImports(w).filter((i) => i.buf === f).length + w.plugins.reduce((n, pl) => n + (pl.attachments?.(w, f) ?? 0), 0);
           if (buf.attachments.length !== want) w.fail(`dma-buf ino ${buf.ino} has ${buf.attachments.length} attachments; ${want} imports hold it`);
         }
       },

@@ -35,6 +35,25 @@ export const SYSCALL_ERRNOS: Record<string, { man: string; errnos: readonly Errn
 };
 
 /**
+ * Errnos of the DRM ioctls the fuzzer makes, beyond ioctl(2)'s EBADF/EFAULT/EINVAL/ENOTTY:
+ * drm_ioctl.c (EACCES for DRM_MASTER ioctls; EOPNOTSUPP for KMS ioctls on a driver without
+ * DRIVER_MODESET), drm_gem.c (ENOENT: drm_gem_object_lookup of an unknown handle in MAP_DUMB),
+ * drm_prime.c (EMFILE: get_unused_fd_flags in PRIME_HANDLE_TO_FD; ENOENT: unknown handle),
+ * drm_dumb_buffers.c and the GEM helpers (ENOMEM), drm_framebuffer.c (ENOENT: unknown handle or fb;
+ * ERANGE: framebuffer_check's 32-bit overflow checks), drm_gem_mmap (EACCES: no handle in this file).
+ */
+export const DRM_IOCTL_ERRNOS = { man: "drm_ioctl.c, drm_gem.c, drm_prime.c, drm_dumb_buffers.c, drm_framebuffer.c", errnos: ["EACCES", "EOPNOTSUPP", "ENOENT", "EMFILE", "ENOMEM", "ERANGE"] } as const satisfies { man: string; errnos: readonly ErrnoCode[] };
+
+/**
+ * Errnos of the V4L2 streaming ioctls the fuzzer makes, beyond ioctl(2)'s, as
+ * Documentation/userspace-api/media/v4l/ documents them: vidioc-reqbufs.rst (EINVAL; EBUSY in
+ * videobuf2: another file handle owns the queue, or it streams), vidioc-querybuf.rst (EINVAL),
+ * vidioc-qbuf.rst (EAGAIN, EINVAL, EIO, EPIPE; ENOMEM), vidioc-streamon.rst (EINVAL, EPIPE),
+ * vidioc-expbuf.rst (EINVAL; EMFILE from the new fd), and the common EBUSY of vb2_queue_is_busy.
+ */
+export const V4L2_IOCTL_ERRNOS = { man: "V4L2 spec: vidioc-reqbufs.rst, vidioc-querybuf.rst, vidioc-qbuf.rst, vidioc-streamon.rst, vidioc-expbuf.rst", errnos: ["EBUSY", "ENOMEM", "EMFILE", "EAGAIN", "EIO", "EPIPE"] } as const satisfies { man: string; errnos: readonly ErrnoCode[] };
+
+/**
  * Places where the model knowingly differs from Linux. The fuzzer counts and prints them instead of
  * failing, so that they stay visible until fixed.
  */

@@ -21,9 +21,11 @@ export interface FuzzStats {
   steps: number;
   /** Known deviations from Linux hit, with counts. */
   deviations: Map<string, number>;
+  /** Call outcomes over all programs (see FuzzWorld.outcomes). */
+  outcomes: Map<string, Map<string, number>>;
 }
 
-export const newStats = (): FuzzStats => ({ programs: 0, steps: 0, deviations: new Map() });
+export const newStats = (): FuzzStats => ({ programs: 0, steps: 0, deviations: new Map(), outcomes: new Map() });
 
 function withCore(plugins: readonly FuzzPlugin[] = []): FuzzPlugin[] {
   return [corePlugin, ...plugins.filter((p) => p !== corePlugin)];
@@ -104,6 +106,10 @@ export async function runProgram(steps: readonly Step[], opts: FuzzOptions = {},
     stats.programs++;
     stats.steps += w.steps;
     for (const [why, n] of w.deviations) stats.deviations.set(why, (stats.deviations.get(why) ?? 0) + n);
+    for (const [call, byResult] of w.outcomes) {
+      const into = stats.outcomes.get(call) ?? stats.outcomes.set(call, new Map()).get(call)!;
+      for (const [outcome, n] of byResult) into.set(outcome, (into.get(outcome) ?? 0) + n);
+    }
   }
 }
 

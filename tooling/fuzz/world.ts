@@ -67,10 +67,14 @@ export interface FuzzPlugin {
   readonly errnos?: Readonly<Record<string, { man: string; errnos: readonly ErrnoCode[] }>>;
   /** The outcome of mmap(2) of one of this subsystem's files once the generic checks pass, if it can say. */
   predictMmap?(file: File, length: number, offset: number): Expect;
+  /** The outcome of read(2) of one of this subsystem's files, when it is not plain success: `{ expect }` (undefined = not predicted). */
+  predictRead?(file: File, count: number): { expect: Expect } | undefined;
   /** First calls of every new process (e.g. open the subsystem's device nodes), through `world.call`. */
   onSpawn?(world: FuzzWorld, p: FuzzProc): Promise<void>;
   /** References to `file` held by the kernel (not by fds or mappings), e.g. an exporter's own. */
   kernelRefs?(world: FuzzWorld, file: File): number;
+  /** Attachments to dma-buf `file` held by this subsystem's importers (drivers that imported it). */
+  attachments?(world: FuzzWorld, file: File): number;
 }
 
 /** A step's expected outcome: [] = must succeed; codes = must fail with one of them; undefined = not predicted. */
@@ -97,6 +101,8 @@ export class FuzzWorld {
   readonly files = new Set<File>();
   /** Known deviations hit, by description. */
   readonly deviations = new Map<string, number>();
+  /** Outcomes of the calls made, by call (an ioctl by its request) and result ("0" or the errno): the run's coverage. */
+  readonly outcomes = new Map<string, Map<string, number>>();
   /** Per-plugin state. */
   private readonly state = new Map<string, unknown>();
   steps = 0;
@@ -181,6 +187,7 @@ export class FuzzWorld {
         this.fail(`${syscall} threw a non-errno exception (a model bug: a failing call must give an errno): ${(e as Error)?.stack ?? String(e)}`);
       }
       this.log(`[${p.name}] ${text} = -1 ${e.code} (${e.reason})`);
+      this.count(syscall, text, e.code);
       // a driver op that crashed is contained as an oops (EFAULT/EIO + taint D): still a model bug
       if (this.kernel.tainted & (1 << TAINT_DIE)) this.fail(`${syscall} oopsed in a driver op (kernel tainted D): ${e.reason}`);
       const deviation = KNOWN_DEVIATIONS.find((d) => d.syscall === syscall && d.code === e.code);
@@ -193,8 +200,15 @@ export class FuzzWorld {
       return undefined;
     }
     this.log(`[${p.name}] ${text} = ${show(result)}`);
+    this.count(syscall, text, "0");
     if (expect && expect.length) this.fail(`${syscall} succeeded; expected ${fmtCode(expect)}`);
     return { value: result };
+  }
+
+  private count(syscall: string, text: string, outcome: string): void {
+    const name = syscall === "ioctl" ? (/^ioctl\(-?\d+, ([A-Z_][A-Z0-9_]*)/.exec(text)?.[1] ?? "ioctl (other requests)") : syscall;
+    const byResult = this.outcomes.get(name) ?? this.outcomes.set(name, new Map()).get(name)!;
+    byResult.set(outcome, (byResult.get(outcome) ?? 0) + 1);
   }
 
   private allowedErrnos(syscall: string): { man: string; errnos: readonly ErrnoCode[] } {

@@ -2,7 +2,7 @@
  * 1080p NV12 encode and decode: through the codec core alone (row conversion through device buffer
  * access + JPEG library), with the chosen library (sharp) against jpeg-js in the same run, and
  * through the whole V4L2 mem2mem device (QBUF/DQBUF on both queues, vb2, job scheduling, DMA through
- * the IOMMU mapping, held virtual time, completion timer).
+ * the IOMMU mapping, the earliest-completion and completion timers).
  *
  * The framework's share of a frame: the same paths with an instant "library" (a precomputed JPEG or
  * picture) isolate the rest; framework = device (no library) - core (no library), and its share is
@@ -11,12 +11,12 @@
 import jpegJs from "jpeg-js";
 import { atLeast, below, defineSuite } from "@dmabuf/tooling/bench";
 import type { Kernel, Process } from "@dmabuf/core";
-import { V4L2_EVENT_SOURCE_CHANGE, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_SUBSCRIBE_EVENT, type v4l2_event } from "@dmabuf/v4l2-sim";
+import { V4L2_EVENT_SOURCE_CHANGE, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_SUBSCRIBE_EVENT, type v4l2_event, libv4l2 } from "@dmabuf/v4l2-sim";
 import {
   JpegCodec, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION, sharpJpegBackend, type DeviceBufferAccess,
   type JpegBackend, type RawFrameLayout,
 } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "../test/codec-helpers.js";
+import { CAP, OUT, bootSoc, dqbuf, qbuf, sFmt } from "../test/codec-helpers.js";
 import { heapAccess as heap } from "../test/heap-access.js";
 
 const W = 1920, H = 1080, BPL = 1920, BH = 1088; // the encoder's 16-line aligned buffer
@@ -77,14 +77,14 @@ interface Device {
 async function encoderDevice(backend?: JpegBackend): Promise<Device> {
   const kernel = await bootSoc(backend && { backend });
   const p = kernel.spawn("bench-enc");
-  const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
   await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
   await p.ioctl(fd, VIDIOC_S_SELECTION, { type: OUT, target: V4L2_SEL_TGT_CROP, flags: 0, r: { left: 0, top: 0, width: W, height: H } });
-  const [out] = await mmapBuffers(p, fd, OUT, 1);
+  const [out] = await libv4l2.mmapBuffers(p, fd, OUT, 1);
   out!.write(0, frame());
-  await mmapBuffers(p, fd, CAP, 1);
-  await streamon(p, fd, OUT, CAP);
+  await libv4l2.mmapBuffers(p, fd, CAP, 1);
+  await libv4l2.streamOn(p, fd, OUT, CAP);
   return { kernel, p, fd, bytes: 0 };
 }
 
@@ -93,17 +93,17 @@ async function decoderDevice(backend?: JpegBackend): Promise<Device> {
   const jpeg = await new JpegCodec().encode(heap(frame()), layout);
   const kernel = await bootSoc(backend && { backend });
   const p = kernel.spawn("bench-dec");
-  const fd = p.open(await videoNode(p, "sim-jpeg-decoder"));
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-decoder"));
   await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 });
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_JPEG, 0, 0, 1 << 20);
-  const [out] = await mmapBuffers(p, fd, OUT, 1);
+  const [out] = await libv4l2.mmapBuffers(p, fd, OUT, 1);
   out!.write(0, jpeg);
   await qbuf(p, fd, OUT, 0, jpeg.length);
-  await streamon(p, fd, OUT);
+  await libv4l2.streamOn(p, fd, OUT);
   await p.ioctl(fd, VIDIOC_DQEVENT, { type: 0 } as v4l2_event);
-  await mmapBuffers(p, fd, CAP, 1);
+  await libv4l2.mmapBuffers(p, fd, CAP, 1);
   await qbuf(p, fd, CAP, 0);
-  await streamon(p, fd, CAP);
+  await libv4l2.streamOn(p, fd, CAP);
   await dqbuf(p, fd, CAP);
   await dqbuf(p, fd, OUT);
   return { kernel, p, fd, bytes: jpeg.length };
@@ -144,7 +144,7 @@ export default defineSuite({
     atLeast("sharp vs jpeg-js, encode", (m) => m["core encode (jpeg-js)"] / m["core encode (sharp)"], 2, "x"),
     atLeast("sharp vs jpeg-js, decode", (m) => m["core decode (jpeg-js)"] / m["core decode (sharp)"], 2, "x"),
     below("framework share of an encoded frame", (m) => share(m["V4L2 encoder frame (sharp)"], m["V4L2 encoder frame (no library)"], m["core encode (no library)"]), 5, "%",
-      "V4L2 ioctls + vb2 + m2m scheduling + DMA-engine access through the IOMMU + held virtual time and completion timer"),
+      "V4L2 ioctls + vb2 + m2m scheduling + DMA-engine access through the IOMMU + the earliest-completion and completion timers"),
     below("framework share of a decoded frame", (m) => share(m["V4L2 decoder frame (sharp)"], m["V4L2 decoder frame (no library)"], m["core decode (no library)"]), 5, "%"),
   ],
 });

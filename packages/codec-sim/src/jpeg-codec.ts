@@ -1,6 +1,7 @@
 import { sharpJpegBackend, type JpegBackend, type RgbImage } from "./jpeg-backend.js";
-import { nv12RowToRgb, rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
+import { rgbRowToLuma, rgbRowToXbgr32, rgbRowsToChroma, xbgr32RowToRgb, yuyvRowToRgb } from "./internal/colour.js";
 import { parseJpegHeader, type JpegHeader } from "./internal/jpeg-header.js";
+import { Nv12Converter } from "./internal/nv12-converter.js";
 import { V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32, V4L2_PIX_FMT_YUYV } from "@dmabuf/v4l2-sim";
 
 /** A plane laid out in rows: `rowBytes` of data every `stride` bytes, from `offset` (as mm's RowLayout). */
@@ -98,6 +99,7 @@ export function probeJpeg(jpeg: Uint8Array): JpegHeader | null {
  */
 export class JpegCodec {
   private rgb = new Uint8Array(0);
+  private nv12: Nv12Converter | undefined;
   private inFlight = 0;
 
   constructor(
@@ -114,22 +116,20 @@ export class JpegCodec {
     checkFits(src, layout, RAW_ENCODE_FORMATS);
     const { width, height, bytesperline: stride, pixelformat } = layout;
     const ch = this.backend.channels;
-    // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
-    const rgb = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
     const { bpp } = RAW_LAYOUT.get(pixelformat)!;
     const row = src.readRows({ offset: 0, stride, rowBytes: width * bpp, rows: height });
+    let picture: Uint8Array;
     if (pixelformat === V4L2_PIX_FMT_NV12) {
       const chroma = src.readRows({ offset: layout.chromaOffset, stride, rowBytes: Math.ceil(width / 2) * 2, rows: Math.ceil(height / 2) });
-      let uv = chroma(0);
-      for (let y = 0; y < height; y++) {
-        if ((y & 1) === 0) uv = chroma(y >> 1);
-        nv12RowToRgb(row(y), uv, width, rgb, y * width * ch, ch);
-      }
+      // An aborted job still in the library may see the converter's memory rewritten: its result is dropped anyway.
+      picture = (this.nv12 ??= new Nv12Converter()).convert(row, chroma, width, height, ch);
     } else {
+      // A job still in the library keeps its picture; a new one (after an aborted job) gets its own.
+      picture = this.inFlight ? new Uint8Array(width * height * ch) : this.workRgb(width * height * ch);
       const convert = pixelformat === V4L2_PIX_FMT_YUYV ? yuyvRowToRgb : xbgr32RowToRgb;
-      for (let y = 0; y < height; y++) convert(row(y), width, rgb, y * width * ch, ch);
+      for (let y = 0; y < height; y++) convert(row(y), width, picture, y * width * ch, ch);
     }
-    return this.track(this.backend.encode({ data: rgb, width, height, channels: ch }, this.quality));
+    return this.track(this.backend.encode({ data: picture, width, height, channels: ch }, this.quality));
   }
 
   /** Decodes one JPEG into a picture held by the codec; rejects on a corrupt stream. Touches no buffer. */

@@ -3,8 +3,9 @@
  * Documentation/userspace-api/media/v4l/dev-encoder.rst and dev-decoder.rst, structured like Linux's
  * reference codec drivers/media/test-drivers/vicodec/vicodec-core.c (one driver, an encoder and a
  * decoder instance). OUTPUT carries raw frames into the encoder or JPEG into the decoder; CAPTURE
- * carries JPEG out of the encoder or raw frames out of the decoder. Jobs run the codec core in real
- * time while virtual time is held, and complete after the cost model's duration.
+ * carries JPEG out of the encoder or raw frames out of the decoder. A job's library work runs beside
+ * the simulation (on libuv's thread pool for sharp) while virtual time goes on; the job completes
+ * after the cost model's duration, and virtual time never passes that point before the work is done.
  */
 import { Errno, check, type Device, type Kernel, type Timer } from "@dmabuf/core";
 import {
@@ -84,6 +85,12 @@ interface Job {
   readonly src: Vb2Buffer;
   readonly dst: Vb2Buffer;
   readonly startNs: number;
+  /** The visible picture's size when the job started (what its cost is counted over). */
+  readonly width: number;
+  readonly height: number;
+  /** Settles when the library is done; `outcome` is then set (`result` undefined: the job failed). */
+  work?: Promise<void>;
+  outcome?: { result: JobResult | undefined };
   timer?: Timer;
   aborted: boolean;
 }
@@ -465,36 +472,60 @@ export class JpegCtx {
     return { pixelformat: q.pixelformat, width: q.visibleWidth, height: q.visibleHeight, bytesperline: q.bytesperline, chromaOffset: q.bytesperline * q.height };
   }
 
-  /** device_run(): start the hardware on the next OUTPUT/CAPTURE pair. */
+  /**
+   * device_run(): start the hardware on the next OUTPUT/CAPTURE pair. The library works beside the
+   * simulation; the job cannot complete before every macroblock is done (the cost model with no
+   * bitstream yet), so virtual time runs freely up to that point, and is held there only if the
+   * library is still busy. The completion is then armed at the job's full cost. Both timers are
+   * armed at fixed points of virtual time, so the trace does not depend on the library's real speed.
+   */
   deviceRun(): void {
     const src = this.m2m.nextSrcBuf()!;
     const dst = this.m2m.dstBufRemove()!;
-    const job: Job = { src, dst, startNs: this.kernel.clock.now(), aborted: false };
+    const q = this.isEncoder ? this.out : this.cap;
+    const job: Job = { src, dst, startNs: this.kernel.clock.now(), width: q.visibleWidth, height: q.visibleHeight, aborted: false };
     this.job = job;
-    const codec = this.device.codec;
+    const cost = this.device.cost;
     this.kernel.trace.emit("codec_job_start", { dev: this.device.dev.name, src: src.index, dst: dst.index, seq: this.out.sequence });
-    let work: Promise<JobResult>;
-    if (this.isEncoder) {
-      // The device reads the raw frame now (job start); the bitstream is written at completion.
-      work = catching(() => codec.encode(planeAccess(src), this.layout(this.out))).then((jpeg) => ({ bytes: jpeg.length, store: () => this.storeBitstream(dst, jpeg) }));
-    } else {
-      const jpeg = this.readBitstream(src);
-      const header = probeJpeg(jpeg);
-      work = header && header.width === this.cap.visibleWidth && header.height === this.cap.visibleHeight
-        ? codec.decode(jpeg).then((pic) => ({
-            bytes: jpeg.length,
-            store: () => {
-              codec.store(pic, planeAccess(dst), this.layout(this.cap));
-              dst.setPlanePayload(0, this.cap.sizeimage);
-            },
-          }))
-        : Promise.reject(new Errno("EINVAL", "device_run", "not a JPEG of the negotiated size"));
+    let earliest = cost.jobOverheadNs;
+    try {
+      const work = this.isEncoder ? this.startEncode(src, dst) : this.startDecode(src, dst);
+      job.work = work.then(
+        (result) => void (job.outcome = { result }),
+        () => void (job.outcome = { result: undefined }),
+      );
+      earliest = jobTimeNs(cost, job.width, job.height, 0);
+    } catch {
+      // Refused before the hardware started (bad layout, not a JPEG of the negotiated size).
+      job.outcome = { result: undefined };
     }
-    const settled = work.then(
-      (result) => this.completeAt(job, result),
-      () => this.completeAt(job, undefined),
-    );
-    this.kernel.clock.hold(settled);
+    job.timer = this.kernel.clock.addTimer(earliest, () => this.jobDue(job), `${this.device.dev.name} job`);
+  }
+
+  /** Encoder: the device reads the raw frame now (job start); the bitstream is written at completion. */
+  private startEncode(src: Vb2Buffer, dst: Vb2Buffer): Promise<JobResult> {
+    return this.device.codec.encode(planeAccess(src), this.layout(this.out)).then((jpeg) => ({ bytes: jpeg.length, store: () => this.storeBitstream(dst, jpeg) }));
+  }
+
+  /** Decoder: the device reads the bitstream now; the picture is written at completion. */
+  private startDecode(src: Vb2Buffer, dst: Vb2Buffer): Promise<JobResult> {
+    const jpeg = this.readBitstream(src);
+    const header = probeJpeg(jpeg);
+    check(header !== null && header.width === this.cap.visibleWidth && header.height === this.cap.visibleHeight, "EINVAL", "device_run", "not a JPEG of the negotiated size");
+    const codec = this.device.codec;
+    return codec.decode(jpeg).then((pic) => ({
+      bytes: jpeg.length,
+      store: () => {
+        codec.store(pic, planeAccess(dst), this.layout(this.cap));
+        dst.setPlanePayload(0, this.cap.sizeimage);
+      },
+    }));
+  }
+
+  /** The job's earliest completion time: complete it if the library is done, else hold time until it is. */
+  private jobDue(job: Job): void {
+    if (job.outcome) return this.completeAt(job);
+    void this.kernel.clock.hold(job.work!).then(() => this.completeAt(job));
   }
 
   /** Writes the JPEG into the CAPTURE buffer. Too small a buffer is an error (dev-encoder.rst). */
@@ -504,16 +535,16 @@ export class JpegCtx {
     dst.setPlanePayload(0, jpeg.length);
   }
 
-  /** Arms the completion at the job's start plus the modelled cost (virtual time was held meanwhile). */
-  private completeAt(job: Job, result: JobResult | undefined): void {
+  /** Arms the completion at the job's start plus the modelled cost (now at the earliest). */
+  private completeAt(job: Job): void {
     // fail_device_stall: the completion interrupt never comes; STREAMOFF or close aborts the job.
     if (job.aborted || this.kernel.faults.shouldFail("fail_device_stall", this.device.dev.name)) return;
-    const q = this.isEncoder ? this.out : this.cap;
-    // The bitstream size (JPEG produced or consumed) is known once the library is done; a failed
-    // job costs the fixed overhead only.
-    const cost = result ? jobTimeNs(this.device.cost, q.visibleWidth, q.visibleHeight, result.bytes) : this.device.cost.jobOverheadNs;
+    const { result } = job.outcome!;
+    // The bitstream size (JPEG produced or consumed) is known once the library is done; a job
+    // refused at the start costs the fixed overhead, one failed in the library its macroblocks too.
+    const cost = result ? jobTimeNs(this.device.cost, job.width, job.height, result.bytes) : this.device.cost.jobOverheadNs;
     const delay = Math.max(0, job.startNs + cost - this.kernel.clock.now());
-    job.timer = this.kernel.clock.addTimer(delay, () => this.finish(job, result), `${this.device.dev.name} job`);
+    job.timer = this.kernel.clock.addTimer(delay, () => this.finish(job, result), `${this.device.dev.name} irq`);
   }
 
   /** The hardware's completion interrupt: device_run()'s second half in vicodec. */
@@ -565,15 +596,6 @@ export class JpegCtx {
       this.m2m.running = false;
       m2mDev.scheduleRun();
     }
-  }
-}
-
-/** Runs `fn`, turning a synchronous throw into a rejected promise. */
-function catching<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (e) {
-    return Promise.reject(e);
   }
 }
 

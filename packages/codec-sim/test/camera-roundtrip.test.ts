@@ -11,10 +11,9 @@ import drmSim, {
 } from "@dmabuf/drm-sim";
 import {
   V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, VIDIOC_DQEVENT, VIDIOC_EXPBUF, VIDIOC_QBUF,
-  VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, V4L2_PIX_FMT_XBGR32, readFrameCounter, type v4l2_buffer, type v4l2_event,
-} from "@dmabuf/v4l2-sim";
+  VIDIOC_REQBUFS, VIDIOC_SUBSCRIBE_EVENT, V4L2_PIX_FMT_XBGR32, readFrameCounter, type v4l2_buffer, type v4l2_event, libv4l2 } from "@dmabuf/v4l2-sim";
 import codecSim, { V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, VIDIOC_S_SELECTION, psnr } from "../src/index.js";
-import { CAP, OUT, dqbuf, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import { CAP, OUT, dqbuf, qbuf, sFmt } from "./codec-helpers.js";
 
 /**
  * Luma PSNR every decoded frame must exceed. JPEG at quality 90 of vivid's colour bars and counter
@@ -56,31 +55,31 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
     const p = kernel.spawn("pipeline");
 
     // Camera: MMAP buffers exported with EXPBUF (v4l2src io-mode=dmabuf).
-    const cam = p.open(await videoNode(p, "vivid-vivid.0-vid-cap"));
+    const cam = p.open(await libv4l2.findVideoNode(p, "vivid-vivid.0-vid-cap"));
     const camFmt = (await sFmt(p, cam, CAP, V4L2_PIX_FMT_NV12, W, CODED_H)).fmt.pix!;
-    const camMaps = await mmapBuffers(p, cam, CAP, N);
+    const camMaps = await libv4l2.mmapBuffers(p, cam, CAP, N);
     const camFds = await expbufAll(p, cam, CAP, N);
 
     // Encoder: raw OUTPUT imports the camera's dma-bufs (output-io-mode=dmabuf-import); crop to 640x360.
-    const enc = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const enc = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     const encOut = (await sFmt(p, enc, OUT, V4L2_PIX_FMT_NV12, W, H)).fmt.pix!;
     expect(encOut).toMatchObject({ width: W, height: CODED_H, bytesperline: camFmt.bytesperline, sizeimage: camFmt.sizeimage });
     await p.ioctl(enc, VIDIOC_S_SELECTION, { type: OUT, target: V4L2_SEL_TGT_CROP, flags: 0, r: { left: 0, top: 0, width: W, height: H } });
     const jpegBufSize = (await sFmt(p, enc, CAP, V4L2_PIX_FMT_JPEG, 0, 0)).fmt.pix!.sizeimage;
     await p.ioctl(enc, VIDIOC_REQBUFS, { count: N, type: OUT, memory: V4L2_MEMORY_DMABUF });
-    await mmapBuffers(p, enc, CAP, N);
+    await libv4l2.mmapBuffers(p, enc, CAP, N);
     const jpegFds = await expbufAll(p, enc, CAP, N);
     for (let i = 0; i < N; i++) await qbuf(p, enc, CAP, i);
 
     // Decoder: the bitstream OUTPUT imports the encoder's CAPTURE dma-bufs; CAPTURE is exported for display.
-    const dec = p.open(await videoNode(p, "sim-jpeg-decoder"));
+    const dec = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-decoder"));
     await p.ioctl(dec, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 });
     await sFmt(p, dec, OUT, V4L2_PIX_FMT_JPEG, 0, 0, 64 * 1024);
     await p.ioctl(dec, VIDIOC_REQBUFS, { count: N, type: OUT, memory: V4L2_MEMORY_DMABUF });
 
     for (let i = 0; i < N; i++) await qbuf(p, cam, CAP, i);
-    await streamon(p, cam, CAP);
-    await streamon(p, enc, OUT, CAP);
+    await libv4l2.streamOn(p, cam, CAP);
+    await libv4l2.streamOn(p, enc, OUT, CAP);
 
     const decMaps: { fd: number; map: ReturnType<Process["mmap"]> }[] = [];
     const card = p.open("/dev/dri/card0"); // vkms on the default board
@@ -108,7 +107,7 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
 
       await qbufDmabuf(p, dec, OUT, coded.index, jpegFds[coded.index]!, jpegBufSize, coded.bytesused!, coded.timestamp);
       if (n === 0) {
-        await streamon(p, dec, OUT);
+        await libv4l2.streamOn(p, dec, OUT);
         const ev = { type: 0 } as v4l2_event;
         await p.ioctl(dec, VIDIOC_DQEVENT, ev);
         expect(ev.type).toBe(V4L2_EVENT_SOURCE_CHANGE);
@@ -127,7 +126,7 @@ describe("camera -> encoder -> decoder -> display through dma-bufs", () => {
         p.close(heap);
         await p.ioctl(dec, VIDIOC_REQBUFS, { count: N, type: CAP, memory: V4L2_MEMORY_DMABUF });
         for (let i = 0; i < N; i++) await qbufDmabuf(p, dec, CAP, i, decMaps[i]!.fd, decSize, 0);
-        await streamon(p, dec, CAP);
+        await libv4l2.streamOn(p, dec, CAP);
         // The display imports every decoded buffer once (PRIME) as an NV12 framebuffer: one handle,
         // chroma at bytesperline x the coded height (kmssink's single-fd NV12).
         ids = await libdrm.kmsIds(p, card);

@@ -3,10 +3,9 @@ import fc from "fast-check";
 import type { Kernel} from "@dmabuf/core";
 import { Errno, O_NONBLOCK, O_RDWR, assertNoLeaks } from "@dmabuf/core";
 import {
-  V4L2_BUF_FLAG_LAST, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQBUF, VIDIOC_STREAMOFF, type v4l2_buffer,
-} from "@dmabuf/v4l2-sim";
+  V4L2_BUF_FLAG_LAST, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQBUF, VIDIOC_STREAMOFF, type v4l2_buffer, libv4l2 } from "@dmabuf/v4l2-sim";
 import { V4L2_ENC_CMD_START, V4L2_ENC_CMD_STOP, V4L2_PIX_FMT_JPEG, VIDIOC_ENCODER_CMD } from "../src/index.js";
-import { CAP, OUT, bootSoc, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, qbuf, sFmt } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const N = 3;
@@ -37,12 +36,12 @@ const code = (e: unknown) => (e instanceof Errno ? e.code : (() => { throw e; })
 async function runOps(ops: readonly Op[]): Promise<void> {
   const kernel: Kernel = await bootSoc();
   const p = kernel.spawn("prop");
-  const fd = p.open(await videoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
   await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 64, 64);
-  for (const m of await mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
-  await mmapBuffers(p, fd, CAP, N);
-  await streamon(p, fd, OUT, CAP);
+  for (const m of await libv4l2.mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
+  await libv4l2.mmapBuffers(p, fd, CAP, N);
+  await libv4l2.streamOn(p, fd, OUT, CAP);
   const outFree = new Set([0, 1, 2]), capFree = new Set([0, 1, 2]);
   const timestamps = new Set<number>();
   // lastDequeued mirrors vb2 last_buffer_dequeued; stopPending: a STOP was accepted since the last
@@ -126,7 +125,7 @@ async function runOps(ops: readonly Op[]): Promise<void> {
         for (let i = 0; i < N; i++) capFree.add(i);
         lastDequeued = false;
         stopPending = false;
-        await streamon(p, fd, CAP);
+        await libv4l2.streamOn(p, fd, CAP);
         break;
     }
   }
@@ -152,12 +151,12 @@ describe("encoder drain state machine (fast-check)", () => {
     // LAST buffer is dequeued a second START finds nothing stopped and DQBUF(CAPTURE) stays EPIPE.
     const kernel: Kernel = await bootSoc();
     const p = kernel.spawn("regression");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
     await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
     await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 64, 64);
-    await mmapBuffers(p, fd, OUT, N);
-    await mmapBuffers(p, fd, CAP, N);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.mmapBuffers(p, fd, OUT, N);
+    await libv4l2.mmapBuffers(p, fd, CAP, N);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     const dqCap = async () => {
       const b: v4l2_buffer = { index: 0, type: CAP, memory: V4L2_MEMORY_MMAP };
       await p.ioctl(fd, VIDIOC_DQBUF, b);
@@ -174,7 +173,7 @@ describe("encoder drain state machine (fast-check)", () => {
     await expect(dqCap()).rejects.toMatchObject({ code: "EPIPE" });
     // A CAPTURE restart is what resets it (vb2_core_streamoff -> __vb2_queue_cancel).
     await p.ioctl(fd, VIDIOC_STREAMOFF, CAP);
-    await streamon(p, fd, CAP);
+    await libv4l2.streamOn(p, fd, CAP);
     await expect(dqCap()).rejects.toMatchObject({ code: "EAGAIN" });
     p.close(fd);
     assertNoLeaks(kernel);
@@ -183,12 +182,12 @@ describe("encoder drain state machine (fast-check)", () => {
   it("a second STOP with a frame pending encodes it before LAST (v4l2_m2m_mark_stopped resets next_buf_last)", async () => {
     const kernel: Kernel = await bootSoc();
     const p = kernel.spawn("regression");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
     await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
     await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 64, 64);
-    for (const m of await mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
-    await mmapBuffers(p, fd, CAP, N);
-    await streamon(p, fd, OUT, CAP);
+    for (const m of await libv4l2.mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
+    await libv4l2.mmapBuffers(p, fd, CAP, N);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     const dq = async (type: number) => {
       const b: v4l2_buffer = { index: 0, type, memory: V4L2_MEMORY_MMAP };
       await p.ioctl(fd, VIDIOC_DQBUF, b);

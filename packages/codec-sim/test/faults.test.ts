@@ -6,10 +6,10 @@
  * V4L2_BUF_FLAG_ERROR). Nothing leaks afterwards.
  */
 import { POLLIN, assertNoLeaks } from "@dmabuf/core";
-import { V4L2_BUF_FLAG_ERROR, V4L2_PIX_FMT_NV12, VIDIOC_STREAMOFF } from "@dmabuf/v4l2-sim";
+import { V4L2_BUF_FLAG_ERROR, V4L2_PIX_FMT_NV12, VIDIOC_STREAMOFF, libv4l2 } from "@dmabuf/v4l2-sim";
 import { describe, expect, it } from "vitest";
 import { V4L2_PIX_FMT_JPEG } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, dqbuf, qbuf, sFmt } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240;
@@ -17,12 +17,12 @@ const W = 320, H = 240;
 async function encoder() {
   const k = await bootSoc();
   const p = k.spawn("enc");
-  const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
   await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
-  const outMaps = await mmapBuffers(p, fd, OUT, 2);
+  const outMaps = await libv4l2.mmapBuffers(p, fd, OUT, 2);
   for (const m of outMaps) m.write(0, nv12Pattern(W, H, W, H));
-  await mmapBuffers(p, fd, CAP, 2);
+  await libv4l2.mmapBuffers(p, fd, CAP, 2);
   return { k, p, fd, size: (W * H * 3) / 2 };
 }
 
@@ -30,7 +30,7 @@ describe("fault injection in the JPEG encoder (v4l2-mem2mem.c)", () => {
   it("fail_device_stall: the 2nd job never completes; poll times out; STREAMOFF aborts it and gives the buffers back; no leak", async () => {
     const { k, p, fd, size } = await encoder();
     k.faults.configure("fail_device_stall", { probability: 100, interval: 2, times: 1, match: ["jpeg-enc.0"] });
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     for (let i = 0; i < 2; i++) {
       await qbuf(p, fd, CAP, i);
       await qbuf(p, fd, OUT, i, size, i);
@@ -54,7 +54,7 @@ describe("fault injection in the JPEG encoder (v4l2-mem2mem.c)", () => {
   it("fail_vb2_buffer_done: an encode job finished in error hands back its buffers with V4L2_BUF_FLAG_ERROR; the next job is fine", async () => {
     const { k, p, fd, size } = await encoder();
     k.faults.configure("fail_vb2_buffer_done", { probability: 100, times: 2, match: ["jpeg-enc.0"] });
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     for (let i = 0; i < 2; i++) {
       await qbuf(p, fd, CAP, i);
       await qbuf(p, fd, OUT, i, size, i);

@@ -4,15 +4,14 @@ import { assertNoLeaks, type Errno, type Kernel, type Process, type VmArea } fro
 import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_EVENT_SRC_CH_RESOLUTION, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
-  VIDIOC_DQEVENT, VIDIOC_REQBUFS, VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, type v4l2_event,
-} from "@dmabuf/v4l2-sim";
+  VIDIOC_DQEVENT, VIDIOC_REQBUFS, VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, type v4l2_event, libv4l2 } from "@dmabuf/v4l2-sim";
 import {
   DECODER_COST, V4L2_DEC_CMD_FLUSH, V4L2_DEC_CMD_PAUSE, V4L2_DEC_CMD_RESUME, V4L2_DEC_CMD_START, V4L2_DEC_CMD_STOP,
   V4L2_DEC_CMD_STOP_IMMEDIATELY, V4L2_ENC_CMD_STOP, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_COMPOSE, V4L2_SEL_TGT_COMPOSE_PADDED, V4L2_SEL_TGT_CROP_BOUNDS,
   VIDIOC_DECODER_CMD, VIDIOC_ENCODER_CMD, VIDIOC_G_SELECTION, VIDIOC_TRY_DECODER_CMD, jobTimeNs, psnr,
   type v4l2_decoder_cmd, type v4l2_selection,
 } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, gFmt, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, dqbuf, gFmt, qbuf, sFmt } from "./codec-helpers.js";
 
 let kernel: Kernel | undefined;
 // Every test ends with the kernel shut down and nothing left alive (no fd, dma-buf, attachment or mapping).
@@ -37,11 +36,11 @@ async function picture(width: number, height: number, seed = 0) {
 async function decoder(outCount = 4) {
   kernel = await bootSoc();
   const p = kernel.spawn("dec-test");
-  const fd = p.open(await videoNode(p, "sim-jpeg-decoder"));
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-decoder"));
   await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 });
   await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_EOS, id: 0, flags: 0 });
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_JPEG, 0, 0, 1 << 20);
-  const outMaps = await mmapBuffers(p, fd, OUT, outCount);
+  const outMaps = await libv4l2.mmapBuffers(p, fd, OUT, outCount);
   return { p, fd, outMaps };
 }
 
@@ -59,9 +58,9 @@ async function dqevent(p: Process, fd: number): Promise<v4l2_event> {
 /** CAPTURE set up after the SOURCE_CHANGE event: G_FMT, MMAP buffers, all queued, STREAMON. */
 async function setupCapture(p: Process, fd: number, count: number) {
   const fmt = (await gFmt(p, fd, CAP)).fmt.pix!;
-  const maps = await mmapBuffers(p, fd, CAP, count);
+  const maps = await libv4l2.mmapBuffers(p, fd, CAP, count);
   for (let i = 0; i < count; i++) await qbuf(p, fd, CAP, i);
-  await streamon(p, fd, CAP);
+  await libv4l2.streamOn(p, fd, CAP);
   return { fmt, maps };
 }
 
@@ -72,7 +71,7 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const { p, fd, outMaps } = await decoder();
     const { jpeg, luma } = await picture(330, 250);
     await queueJpeg(p, fd, outMaps, 0, jpeg, 5_000_000);
-    await streamon(p, fd, OUT);
+    await libv4l2.streamOn(p, fd, OUT);
     const ev = await dqevent(p, fd);
     expect(ev.type).toBe(V4L2_EVENT_SOURCE_CHANGE);
     expect(ev.u.src_change!.changes).toBe(V4L2_EVENT_SRC_CH_RESOLUTION);
@@ -104,7 +103,7 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const { p, fd, outMaps } = await decoder();
     const small = await picture(320, 240), big = await picture(640, 480, 7);
     await queueJpeg(p, fd, outMaps, 0, small.jpeg, 1);
-    await streamon(p, fd, OUT);
+    await libv4l2.streamOn(p, fd, OUT);
     expect((await dqevent(p, fd)).type).toBe(V4L2_EVENT_SOURCE_CHANGE);
     await setupCapture(p, fd, 2);
     expect((await dqbuf(p, fd, CAP)).bytesused).toBe(320 * 240 * 1.5);
@@ -128,7 +127,7 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const { p, fd, outMaps } = await decoder();
     const { jpeg } = await picture(320, 240);
     await queueJpeg(p, fd, outMaps, 0, jpeg);
-    await streamon(p, fd, OUT);
+    await libv4l2.streamOn(p, fd, OUT);
     await dqevent(p, fd);
     await setupCapture(p, fd, 3);
     await queueJpeg(p, fd, outMaps, 1, jpeg);
@@ -166,7 +165,7 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const garbage = Uint8Array.from({ length: 1000 }, (_, i) => i & 0x7f);
     await queueJpeg(p, fd, outMaps, 0, garbage);
     await queueJpeg(p, fd, outMaps, 1, jpeg);
-    await streamon(p, fd, OUT);
+    await libv4l2.streamOn(p, fd, OUT);
     // The buffer without a header is returned in error before any SOURCE_CHANGE.
     const dropped = await dqbuf(p, fd, OUT);
     expect([dropped.index, dropped.flags! & V4L2_BUF_FLAG_ERROR]).toEqual([0, V4L2_BUF_FLAG_ERROR]);
@@ -186,7 +185,7 @@ describe("stateful JPEG decoder (dev-decoder.rst)", () => {
     const { p, fd, outMaps } = await decoder();
     const { jpeg } = await picture(320, 240);
     await queueJpeg(p, fd, outMaps, 0, jpeg);
-    await streamon(p, fd, OUT);
+    await libv4l2.streamOn(p, fd, OUT);
     await dqevent(p, fd);
     const f = await sFmt(p, fd, CAP, V4L2_PIX_FMT_XBGR32, 0, 0);
     expect(f.fmt.pix).toMatchObject({ width: 320, height: 240, bytesperline: 1280, sizeimage: 1280 * 240 });

@@ -5,15 +5,14 @@ import {
   V4L2_BUF_FLAG_ERROR, V4L2_BUF_FLAG_KEYFRAME, V4L2_BUF_FLAG_LAST, V4L2_BUF_FLAG_TIMESTAMP_COPY, V4L2_BUF_FLAG_TIMESTAMP_MASK,
   V4L2_CAP_STREAMING, V4L2_CAP_VIDEO_M2M, V4L2_EVENT_EOS, V4L2_EVENT_SOURCE_CHANGE, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_XBGR32,
   V4L2_PIX_FMT_YUYV, VIDIOC_DQEVENT, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES, VIDIOC_EXPBUF, VIDIOC_G_PARM, VIDIOC_QUERYCAP, VIDIOC_REQBUFS, VIDIOC_S_PARM,
-  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum, type v4l2_streamparm,
-} from "@dmabuf/v4l2-sim";
+  VIDIOC_STREAMOFF, VIDIOC_SUBSCRIBE_EVENT, VIDIOC_TRY_FMT, type v4l2_event, type v4l2_frmsizeenum, type v4l2_streamparm, libv4l2 } from "@dmabuf/v4l2-sim";
 import {
   ENCODER_COST, V4L2_DEC_CMD_STOP, V4L2_ENC_CMD_PAUSE, V4L2_ENC_CMD_RESUME, V4L2_ENC_CMD_START, V4L2_ENC_CMD_STOP,
   V4L2_ENC_CMD_STOP_AT_GOP_END, V4L2_FMT_FLAG_COMPRESSED, V4L2_PIX_FMT_JPEG, V4L2_SEL_TGT_CROP, V4L2_SEL_TGT_CROP_BOUNDS, VIDIOC_DECODER_CMD,
   VIDIOC_ENCODER_CMD, VIDIOC_G_SELECTION, VIDIOC_S_SELECTION, VIDIOC_TRY_ENCODER_CMD, jobTimeNs, probeJpeg,
   type CodecConstraints, type JpegM2mDevice, type v4l2_encoder_cmd, type v4l2_selection,
 } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, gFmt, mmapBuffers, qbuf, sFmt, streamon, videoNode } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, dqbuf, gFmt, qbuf, sFmt } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240;
@@ -29,13 +28,13 @@ afterEach(() => {
 async function encoder(outCount = 4, capCount = 4) {
   kernel = await bootSoc();
   const p = kernel.spawn("enc-test");
-  const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
   await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
-  const outMaps = await mmapBuffers(p, fd, OUT, outCount);
+  const outMaps = await libv4l2.mmapBuffers(p, fd, OUT, outCount);
   const frame = nv12Pattern(W, H, W, H);
   for (const m of outMaps) m.write(0, frame);
-  const capMaps = await mmapBuffers(p, fd, CAP, capCount);
+  const capMaps = await libv4l2.mmapBuffers(p, fd, CAP, capCount);
   return { p, fd, outMaps, capMaps, frame };
 }
 
@@ -46,7 +45,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("reports an M2M streaming device, its raw OUTPUT formats, the compressed CAPTURE format and stepwise sizes (v4l2-compliance testCap, testEnumFormats)", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("caps");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     const cap = { driver: "", card: "", bus_info: "", version: 0, capabilities: 0, device_caps: 0 };
     await p.ioctl(fd, VIDIOC_QUERYCAP, cap);
     expect(cap).toMatchObject({ driver: "sim-jpeg", card: "sim-jpeg-encoder", bus_info: "platform:jpeg-enc.0", device_caps: V4L2_CAP_VIDEO_M2M | V4L2_CAP_STREAMING });
@@ -74,7 +73,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("negotiates formats with the device's alignment: height to 16 lines, bytesperline to 64 bytes, crop selects the visible 1920x1080", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("fmt");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     const f = await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 1920, 1080);
     expect(f.fmt.pix).toMatchObject({ width: 1920, height: 1088, bytesperline: 1920, sizeimage: 1920 * 1088 * 1.5 });
     // Setting the OUTPUT format resets the crop to the full frame (dev-encoder.rst Initialization step 3).
@@ -99,7 +98,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("keeps the raw and coded frame intervals: S_PARM(OUTPUT) sets both, S_PARM(CAPTURE) only the coded one (dev-encoder.rst Initialization 4-5)", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("parm");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     const get = async (type: number) => {
       const sp: v4l2_streamparm = { type, parm: {} };
       await p.ioctl(fd, VIDIOC_G_PARM, sp);
@@ -110,7 +109,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     expect([await get(OUT), await get(CAP)]).toEqual([{ numerator: 1, denominator: 60 }, { numerator: 1, denominator: 60 }]);
     await p.ioctl(fd, VIDIOC_S_PARM, { type: CAP, parm: { capture: { timeperframe: { numerator: 1, denominator: 24 } } } });
     expect([await get(OUT), await get(CAP)]).toEqual([{ numerator: 1, denominator: 60 }, { numerator: 1, denominator: 24 }]);
-    const dec = p.open(await videoNode(p, "sim-jpeg-decoder"));
+    const dec = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-decoder"));
     expect(await errnoOf(p.ioctl(dec, VIDIOC_G_PARM, { type: OUT, parm: {} }))).toBe("ENOTTY");
   });
 
@@ -125,7 +124,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("encodes each OUTPUT frame into a JFIF JPEG on CAPTURE with the OUTPUT timestamp copied (v4l2-compliance captureBufs: M2M timestamp copy)", async () => {
     const { p, fd, capMaps } = await encoder();
     for (let i = 0; i < 4; i++) await qbuf(p, fd, CAP, i);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     for (let i = 0; i < 3; i++) await qbuf(p, fd, OUT, i, 0, 1_000_000 + i * 33_333);
     for (let i = 0; i < 3; i++) {
       const out = await dqbuf(p, fd, OUT);
@@ -144,7 +143,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("completes a job at its start plus the cost model's time, traced as codec_job_start/finish and a hardware slice", async () => {
     const { p, fd } = await encoder();
     await qbuf(p, fd, CAP, 0);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await qbuf(p, fd, OUT, 0);
     const cap = await dqbuf(p, fd, CAP);
     const start = kernel!.trace.events("codec_job_start")[0]!;
@@ -164,7 +163,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     const { p, fd } = await encoder();
     await p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_EOS, id: 0, flags: 0 });
     for (let i = 0; i < 4; i++) await qbuf(p, fd, CAP, i);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     for (let i = 0; i < 2; i++) await qbuf(p, fd, OUT, i);
     await encCmd(p, fd, V4L2_ENC_CMD_STOP);
     const first = await dqbuf(p, fd, CAP);
@@ -194,7 +193,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     expect(await p.poll([pfd], 0)).toBe(1);
     expect(pfd.revents & POLLERR).toBe(POLLERR);
     await qbuf(p, fd, CAP, 0);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await qbuf(p, fd, OUT, 0);
     // Blocks in virtual time until the job completes.
     expect(await p.poll([pfd], -1)).toBe(1);
@@ -214,7 +213,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
 
   it("STOP with no OUTPUT frame pending returns the next CAPTURE buffer empty with LAST (dev-encoder.rst Drain)", async () => {
     const { p, fd } = await encoder();
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await encCmd(p, fd, V4L2_ENC_CMD_STOP);
     await qbuf(p, fd, CAP, 0);
     const last = await dqbuf(p, fd, CAP);
@@ -227,7 +226,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     const { p, fd } = await encoder();
     expect(await errnoOf(encCmd(p, fd, V4L2_ENC_CMD_STOP))).toBeUndefined();
     await qbuf(p, fd, CAP, 0);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await qbuf(p, fd, OUT, 0);
     await qbuf(p, fd, OUT, 1);
     await encCmd(p, fd, V4L2_ENC_CMD_STOP);
@@ -237,7 +236,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
 
   it("STREAMOFF(OUTPUT) in the middle of a drain completes it: the next CAPTURE buffer is empty with LAST (dev-encoder.rst Drain)", async () => {
     const { p, fd } = await encoder();
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await qbuf(p, fd, OUT, 0);
     await encCmd(p, fd, V4L2_ENC_CMD_STOP);
     await p.ioctl(fd, VIDIOC_STREAMOFF, OUT);
@@ -249,7 +248,7 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
   it("TRY_ENCODER_CMD accepts only START and STOP and clears the flags; PAUSE/RESUME are EINVAL; DECODER_CMD is ENOTTY (V21, v4l2-compliance testEncoder)", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("cmd");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     for (const cmd of [V4L2_ENC_CMD_STOP, V4L2_ENC_CMD_START]) {
       const c: v4l2_encoder_cmd = { cmd, flags: V4L2_ENC_CMD_STOP_AT_GOP_END };
       await p.ioctl(fd, VIDIOC_TRY_ENCODER_CMD, c);
@@ -261,22 +260,22 @@ describe("stateful JPEG encoder (dev-encoder.rst)", () => {
     // An encoder has no source change to report (vicodec_subscribe_event).
     expect(await errnoOf(p.ioctl(fd, VIDIOC_SUBSCRIBE_EVENT, { type: V4L2_EVENT_SOURCE_CHANGE, id: 0, flags: 0 }))).toBe("EINVAL");
     // A node that is not a codec has no ENCODER_CMD at all.
-    const cam = p.open(await videoNode(p, "vivid-vivid.0-vid-cap"));
+    const cam = p.open(await libv4l2.findVideoNode(p, "vivid-vivid.0-vid-cap"));
     expect(await errnoOf(p.ioctl(cam, VIDIOC_TRY_ENCODER_CMD, { cmd: V4L2_ENC_CMD_STOP, flags: 0 }))).toBe("ENOTTY");
   });
 
   it("returns a CAPTURE buffer too small for the JPEG with V4L2_BUF_FLAG_ERROR (dev-encoder.rst Encoding)", async () => {
     kernel = await bootSoc();
     const p = kernel.spawn("small");
-    const fd = p.open(await videoNode(p, "sim-jpeg-encoder"));
+    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
     await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
     expect((await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0, 4096)).fmt.pix!.sizeimage).toBe(4096);
-    const [out] = await mmapBuffers(p, fd, OUT, 1);
+    const [out] = await libv4l2.mmapBuffers(p, fd, OUT, 1);
     // Noise does not compress into 4 KiB.
     out!.write(0, Uint8Array.from({ length: W * H * 1.5 }, (_, i) => (i * 2654435761) >>> 24));
-    await mmapBuffers(p, fd, CAP, 1);
+    await libv4l2.mmapBuffers(p, fd, CAP, 1);
     await qbuf(p, fd, CAP, 0);
-    await streamon(p, fd, OUT, CAP);
+    await libv4l2.streamOn(p, fd, OUT, CAP);
     await qbuf(p, fd, OUT, 0);
     const cap = await dqbuf(p, fd, CAP);
     expect(cap.flags! & V4L2_BUF_FLAG_ERROR).toBe(V4L2_BUF_FLAG_ERROR);

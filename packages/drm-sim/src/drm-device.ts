@@ -283,13 +283,24 @@ export class DrmDevice {
     if (nr >= U.DRM_COMMAND_BASE && nr < 0xa0) {
       const fn = this.driver.ioctls?.get(request);
       check(fn, "EINVAL", "ioctl", `${this.driver.name} has no driver ioctl 0x${nr.toString(16)}`);
-      return fn(this, f, arg);
+      return fn(this, f, userArg(request, arg));
     }
     const fn = CORE_IOCTLS.get(nr);
     check(fn, "EINVAL", "ioctl", `unknown DRM ioctl nr 0x${nr.toString(16)}`);
     check(!fn.master || f.isMaster, "EACCES", "ioctl", "this ioctl needs DRM master and this file is not master");
-    return fn.func(this, f, arg);
+    return fn.func(this, f, userArg(request, arg));
   }
+}
+
+/**
+ * drm_ioctl() copies _IOC_SIZE(cmd) bytes of the argument into a zero-filled kernel buffer and back:
+ * a NULL argument of a request whose size is 0 reads as an all-zero struct (nothing is copied back);
+ * with a size, copy_from_user() of NULL faults (EFAULT).
+ */
+function userArg(request: number, arg: unknown): unknown {
+  if (arg !== null && arg !== undefined) return arg;
+  check(((request >>> 16) & 0x3fff) === 0, "EFAULT", "ioctl", "bad address: the argument is NULL");
+  return {};
 }
 
 /** The views of [off, off+len) of a segmented buffer (a mapping of part of an object). */

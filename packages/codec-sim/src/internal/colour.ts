@@ -1,49 +1,45 @@
 /*
  * Row-wise colour conversion between the raw V4L2 formats and packed RGB, BT.601 limited range
  * (V4L2_YCBCR_ENC_601, V4L2_QUANTIZATION_LIM_RANGE: what vivid's test pattern generator produces for
- * YUV formats by default), in fixed point. Odd widths reuse the last chroma sample.
+ * YUV formats by default), through integer tables (from RGB: fixed point). Odd widths reuse the last
+ * chroma sample. NV12 -> RGB itself runs in WebAssembly (nv12-converter.ts) on these tables.
  */
 
 // R = 1.164(Y-16) + 1.596(Cr-128); G = 1.164(Y-16) - 0.392(Cb-128) - 0.813(Cr-128); B = 1.164(Y-16) + 2.017(Cb-128),
-// as per-sample tables with 8 fractional bits (libjpeg's jdcolor.c approach), clamped through a table.
-const HALF = 1 << 15;
-const TY = new Int32Array(256), TRV = new Int32Array(256), TGU = new Int32Array(256), TGV = new Int32Array(256), TBU = new Int32Array(256);
+// as per-sample integer tables (libjpeg's jdcolor.c approach) summed and clamped through a table: no
+// multiply or shift per pixel. Each term is rounded on its own, so a channel may be 1 off the exact value.
+const OFF = 1024;
+const LUMA = new Int16Array(256), CR_R = new Int16Array(256), CB_B = new Int16Array(256), CBCR_G = new Int16Array(65536);
 for (let i = 0; i < 256; i++) {
-  TY[i] = ((i - 16) * 76309 + HALF) >> 8;
-  TRV[i] = (104597 * (i - 128)) >> 8;
-  TGU[i] = (25674 * (i - 128)) >> 8;
-  TGV[i] = (53278 * (i - 128)) >> 8;
-  TBU[i] = (132201 * (i - 128)) >> 8;
+  LUMA[i] = Math.round(1.164383 * (i - 16));
+  CR_R[i] = Math.round(1.596027 * (i - 128)) + OFF;
+  CB_B[i] = Math.round(2.017232 * (i - 128)) + OFF;
 }
-/** CLAMP[(v >> 8) + 1024] = v >> 8 clamped to 0..255. */
-const CLAMP = new Uint8Array(4096).map((_, i) => Math.max(0, Math.min(255, i - 1024)));
+for (let cb = 0; cb < 256; cb++)
+  for (let cr = 0; cr < 256; cr++) CBCR_G[(cb << 8) | cr] = Math.round(-0.391762 * (cb - 128) - 0.812968 * (cr - 128)) + OFF;
+/** CLAMP[v + OFF] = v clamped to 0..255. */
+const CLAMP = new Uint8Array(4 * OFF).map((_, i) => Math.max(0, Math.min(255, i - OFF)));
 
-/** Writes one pixel from a luma sample and the chroma terms of its pair. */
-function put(out: Uint8Array, o: number, luma: number, rv: number, g: number, bu: number, channels: number): void {
-  const l = TY[luma];
-  out[o] = CLAMP[((l + rv) >> 8) + 1024];
-  out[o + 1] = CLAMP[((l - g) >> 8) + 1024];
-  out[o + 2] = CLAMP[((l + bu) >> 8) + 1024];
+/** The tables, for the WebAssembly NV12 converter (nv12-converter.ts), which keeps its own copy. */
+export function conversionTables() {
+  return { luma: LUMA, crR: CR_R, cbB: CB_B, cbcrG: CBCR_G, clamp: CLAMP };
+}
+
+/** Writes one pixel from a luma term and the chroma terms of its pair (each already offset by OFF). */
+function put(out: Uint8Array, o: number, luma: number, r: number, g: number, b: number, channels: number): void {
+  out[o] = CLAMP[luma + r];
+  out[o + 1] = CLAMP[luma + g];
+  out[o + 2] = CLAMP[luma + b];
   if (channels === 4) out[o + 3] = 255;
-}
-
-/** Converts one luma row with its chroma row (NV12: interleaved Cb,Cr at half width) to RGB(A). */
-export function nv12RowToRgb(y: Uint8Array, uv: Uint8Array, width: number, out: Uint8Array, outOff: number, channels: number): void {
-  for (let x = 0, o = outOff; x < width; x += 2, o += 2 * channels) {
-    const u = uv[x], v = uv[x + 1];
-    const rv = TRV[v], g = TGU[u] + TGV[v], bu = TBU[u];
-    put(out, o, y[x], rv, g, bu, channels);
-    if (x + 1 < width) put(out, o + channels, y[x + 1], rv, g, bu, channels);
-  }
 }
 
 /** Converts one packed YUYV row (Y0 Cb Y1 Cr per pixel pair) to RGB(A). */
 export function yuyvRowToRgb(row: Uint8Array, width: number, out: Uint8Array, outOff: number, channels: number): void {
   for (let x = 0, o = outOff, p = 0; x < width; x += 2, o += 2 * channels, p += 4) {
-    const u = row[p + 1], v = row[p + 3];
-    const rv = TRV[v], g = TGU[u] + TGV[v], bu = TBU[u];
-    put(out, o, row[p], rv, g, bu, channels);
-    if (x + 1 < width) put(out, o + channels, row[p + 2], rv, g, bu, channels);
+    const cb = row[p + 1], cr = row[p + 3];
+    const r = CR_R[cr], g = CBCR_G[(cb << 8) | cr], b = CB_B[cb];
+    put(out, o, LUMA[row[p]], r, g, b, channels);
+    if (x + 1 < width) put(out, o + channels, LUMA[row[p + 2]], r, g, b, channels);
   }
 }
 
@@ -61,6 +57,7 @@ export function xbgr32RowToRgb(row: Uint8Array, width: number, out: Uint8Array, 
 
 // Y = 16 + (65.738R + 129.057G + 25.064B)/256; Cb = 128 + (-37.945R - 74.494G + 112.439B)/256;
 // Cr = 128 + (112.439R - 94.154G - 18.285B)/256
+const HALF = 1 << 15;
 const YR = 16829, YG = 33039, YB = 6416;
 const UR = -9714, UG = -19070, UB = 28784;
 const VR = 28784, VG = -24103, VB = -4681;
