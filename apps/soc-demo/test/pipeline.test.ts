@@ -10,6 +10,13 @@ import { runPipeline } from "../src/pipeline.js";
 const small = { frames: 8, width: 320, height: 240, format: "NV12" as const, fps: 30 };
 
 describe("soc-demo pipeline (camera -> encoder -> display as three processes sharing dma-bufs)", () => {
+  it("pixels: false, trace: false (the benchmark's framework-only run) still captures, shares and flips every frame, checks no pixels and records no events", async () => {
+    const r = await runPipeline({ ...small, variant: "display", pixels: false, trace: false });
+    expect(r).toMatchObject({ captured: 8, displayed: 8, dropped: 0, framesChecked: 0, frameworkCopiedBytes: 0, appCopiedBytes: 0 });
+    // trace: false is tracing_on = 0 for the run: nothing recorded
+    expect((r.trace() as { traceEvents: unknown[] }).traceEvents).toEqual([]);
+  });
+
   it("runs the full pipeline with zero framework copies; the PNGs show the camera's frames in order and the MJPEG is a JPEG stream", async () => {
     const dir = mkdtempSync(join(tmpdir(), "soc-demo-"));
     const r = await runPipeline({ ...small, variant: "full", pngDir: join(dir, "png"), mjpegFile: join(dir, "out.mjpeg") });

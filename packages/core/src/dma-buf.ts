@@ -17,6 +17,7 @@ import { dmaBufDescribeFences, dmaBufExportSyncFile, dmaBufImportSyncFile, dmaBu
 import { DmaResv } from "./dma-resv.js";
 import { Errno, check, isErrno, type ErrnoCode } from "./errno.js";
 import { File, O_ACCMODE, O_NONBLOCK, SEEK_END, SEEK_SET, type FileOperations, type Inode } from "./file.js";
+import { SeqBuf } from "./internal/seq-buf.js";
 import type { Kernel } from "./kernel.js";
 import { PAGE_SIZE } from "./process.js";
 import { flushSignals } from "./signal.js";
@@ -28,8 +29,8 @@ const FMODE_OPENED = 0x80000;
 /** OPEN_FMODE(): O_RDONLY -> FMODE_READ, O_WRONLY -> FMODE_WRITE, O_RDWR -> both. */
 const openFmode = (flags: number) => ((flags + 1) & O_ACCMODE) | FMODE_OPENED;
 
-/** Per-kernel state: db_list (newest last here; printed newest first) and the dmabuf inode counter. */
-interface DmaBufList {
+/** @internal Per-kernel state: db_list (newest last here; printed newest first) and the dmabuf inode counter. */
+export interface DmaBufList {
   readonly buffers: Set<DmaBuf>;
   ino: number;
   attachIds: number;
@@ -75,13 +76,17 @@ export class DmaBuf {
   readonly resv: DmaResv;
   /** @internal true when `resv` is the buffer's own, to finalise at release. */
   readonly ownResv: boolean;
+  /** @internal The kernel's db_list this buffer is on (kept here: no lookup per attach or release). */
+  readonly list: DmaBufList;
 
   /** @internal Built by {@link dmaBufExport} only. */
   constructor(
     readonly kernel: Kernel,
     info: DmaBufExportInfo,
-    ino: number,
+    list: DmaBufList,
   ) {
+    this.list = list;
+    const ino = ++list.ino;
     this.size = info.size;
     this.expName = info.expName;
     this.ops = info.ops;
@@ -224,7 +229,7 @@ export function dmaBufExport(kernel: Kernel, info: DmaBufExportInfo): DmaBuf {
   if (typeof info.expName !== "string" || info.expName === "") throw new Errno("EINVAL", call, "expName is required (dma_buf_stats_setup)");
   if (!Number.isSafeInteger(info.size) || info.size < 0) throw new Errno("EINVAL", call, `size ${info.size} is not a byte count`);
   const list = listOf(kernel);
-  const buf = new DmaBuf(kernel, info, ++list.ino);
+  const buf = new DmaBuf(kernel, info, list);
   list.buffers.add(buf);
   // Registered by its file, so that kernel.fdInstall's note (which fd of which process) lands on it.
   kernel.objects.register("dma-buf", buf.file, () => `${buf.expName} ino ${buf.ino} size ${buf.size}${buf.name === undefined ? "" : ` name "${buf.name}"`}, ${buf.refcount} reference(s), ${buf.attachments.length} attachment(s)`, call);
@@ -276,7 +281,7 @@ export function dmaBufPut(buf: DmaBuf): void {
  */
 function release(buf: DmaBuf): void {
   const k = buf.kernel;
-  listOf(k).buffers.delete(buf);
+  buf.list.buffers.delete(buf);
   k.objects.unregister(buf.file);
   if (buf.vmappingCounter) k.printk(`kernel BUG at drivers/dma-buf/dma-buf.c:dma_buf_release: dma-buf ino ${buf.ino} (${buf.expName}) released while vmapped (vmapping_counter ${buf.vmappingCounter})`);
   buf.ops.release(buf);
@@ -317,7 +322,7 @@ export function dmaBufDynamicAttach(buf: DmaBuf, dev: Device, importerOps?: DmaB
   live(buf, call);
   if (!dev) throw warn(buf.kernel, "EINVAL", call, "no device");
   if (importerOps && typeof importerOps.moveNotify !== "function") throw warn(buf.kernel, "EINVAL", call, "importer ops without moveNotify");
-  const attach = new DmaBufAttachment(buf, dev, importerOps, importerPriv, ++listOf(buf.kernel).attachIds);
+  const attach = new DmaBufAttachment(buf, dev, importerOps, importerPriv, ++buf.list.attachIds);
   buf.ops.attach?.(buf, attach);
   buf.attachments.unshift(attach);
   const dynamicBuf = dmaBufIsDynamic(buf);
@@ -609,20 +614,24 @@ const DMA_BUF_FOPS: FileOperations = {
 /* ---- debugfs ---- */
 
 const col = (s: string) => s.padEnd(8);
-const dec8 = (n: number) => String(n).padStart(8, "0");
-const hex8 = (n: number) => n.toString(16).padStart(8, "0");
 
-/** dma_buf_debug_show(): /sys/kernel/debug/dma_buf/bufinfo, newest buffer first. */
-function bufinfo(list: DmaBufList): string {
-  let out = "\nDma-buf Objects:\n" + `${col("size")}\t${col("flags")}\t${col("mode")}\t${col("count")}\texp_name\t${col("ino")}\tname\n`;
+/**
+ * dma_buf_debug_show(): /sys/kernel/debug/dma_buf/bufinfo, newest buffer first (the kernel adds at
+ * the list head). Rendered as bytes into one buffer: 100,000 buffers cost no string per line.
+ */
+function bufinfo(list: DmaBufList): Uint8Array {
+  const s = new SeqBuf();
+  s.puts("\nDma-buf Objects:\n" + `${col("size")}\t${col("flags")}\t${col("mode")}\t${col("count")}\texp_name\t${col("ino")}\tname\n`);
+  const bufs = [...list.buffers];
   let bytes = 0;
-  for (const buf of [...list.buffers].reverse()) {
-    out += `${dec8(buf.size)}\t${hex8(buf.file.flags)}\t${hex8(buf.fmode)}\t${dec8(buf.file.count)}\t${buf.expName}\t${dec8(buf.ino)}\t${buf.name ?? "<none>"}\n`;
-    out += dmaBufDescribeFences(buf);
-    out += "\tAttached Devices:\n";
-    for (const a of buf.attachments) out += `\t${a.dev.name}\n`;
-    out += `Total ${buf.attachments.length} devices attached\n\n`;
+  for (let i = bufs.length - 1; i >= 0; i--) {
+    const buf = bufs[i]!;
+    s.num(buf.size, 8).puts("\t").num(buf.file.flags, 8, 16).puts("\t").num(buf.fmode, 8, 16).puts("\t").num(buf.file.count, 8).puts("\t");
+    s.puts(buf.expName).puts("\t").num(buf.ino, 8).puts("\t").puts(buf.name ?? "<none>").puts("\n");
+    s.puts(dmaBufDescribeFences(buf)).puts("\tAttached Devices:\n");
+    for (const a of buf.attachments) s.puts("\t").puts(a.dev.name).puts("\n");
+    s.puts("Total ").num(buf.attachments.length, 0).puts(" devices attached\n\n");
     bytes += buf.size;
   }
-  return out + `\nTotal ${list.buffers.size} objects, ${bytes} bytes\n`;
+  return s.puts("\nTotal ").num(bufs.length, 0).puts(" objects, ").num(bytes, 0).puts(" bytes\n").bytes();
 }

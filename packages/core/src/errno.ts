@@ -40,9 +40,12 @@ export class Errno extends Error {
   }
 }
 
-/** Throws `Errno(code)` unless `cond` holds: the kernel's `if (!cond) return -ECODE;`. */
-export function check(cond: unknown, code: ErrnoCode, call: string, reason: string): asserts cond {
-  if (!cond) throw new Errno(code, call, reason);
+/**
+ * Throws `Errno(code)` unless `cond` holds: the kernel's `if (!cond) return -ECODE;`. On hot paths
+ * pass the reason as a function, so that its text is built only when the check fails.
+ */
+export function check(cond: unknown, code: ErrnoCode, call: string, reason: string | (() => string)): asserts cond {
+  if (!cond) throw new Errno(code, call, typeof reason === "string" ? reason : reason());
 }
 
 /** True when `e` is an {@link Errno} with the given code. */

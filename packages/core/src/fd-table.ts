@@ -8,14 +8,15 @@ export const NR_OPEN_MAX = 1 << 20;
 
 /**
  * A process's file descriptor table (struct fdtable): fd -> file, the close-on-exec bits, and the
- * lowest-free search POSIX requires. A two-level bitmap (words of 32 fds, plus one bit per full
- * word) keeps the search O(1) amortised even with tens of thousands of open fds.
+ * lowest-free search POSIX requires. A three-level bitmap keeps that search a few word operations
+ * at any table size: `levels[0]` has a bit per fd (open_fds), each higher level a bit per word of
+ * the level below that is full (full_fds_bits, and one more level above it).
  */
 export class FdTable {
   private files: (File | undefined)[] = [];
-  private cloexec = new Set<number>();
-  private used = new Uint32Array(32);
-  private full = new Uint32Array(1);
+  /** close_on_exec bits, one per fd like the first level. */
+  private cloexec = new Uint32Array(32);
+  private levels = [new Uint32Array(32), new Uint32Array(1), new Uint32Array(1)];
   private open = 0;
   /** files->next_fd: no fd below it is free. */
   private nextFd = 0;
@@ -38,35 +39,35 @@ export class FdTable {
   }
 
   isCloexec(fd: number): boolean {
-    return this.cloexec.has(fd);
+    return Number.isInteger(fd) && fd >= 0 && ((this.cloexec[fd >>> 5] ?? 0) & (1 << (fd & 31))) !== 0;
   }
 
   setCloexec(fd: number, on: boolean): void {
-    if (on) this.cloexec.add(fd);
-    else this.cloexec.delete(fd);
+    this.grow(fd);
+    const w = fd >>> 5;
+    this.cloexec[w] = on ? this.cloexec[w]! | (1 << (fd & 31)) : this.cloexec[w]! & ~(1 << (fd & 31));
   }
 
   /**
    * get_unused_fd_flags(): the lowest free fd >= `min`, or EMFILE. Does not install anything.
-   * Starts at `next_fd` (every fd below it is in use, fs/file.c alloc_fd) and skips full words
-   * through the summary bitmap, so churn at the top of a large table stays O(1).
+   * Starts at `next_fd` (every fd below it is in use, fs/file.c alloc_fd) and finds the first clear
+   * bit through the levels (find_next_fd), so churn anywhere in a large table stays O(1).
    */
   lowestFree(min: number, call: string): number {
-    const words = this.used.length;
-    let w = Math.max(min, this.nextFd) >>> 5;
-    let fromBit = Math.max(min, this.nextFd) & 31;
-    while (w < words) {
-      const free = ~this.used[w]! & (-1 << fromBit);
-      if (free) return this.within(w * 32 + ctz(free), call);
-      // next word that is not full, from the summary
-      w++;
-      fromBit = 0;
-      const s = w >>> 5;
-      if (s >= this.full.length) break;
-      const notFull = ~this.full[s]! & (-1 << (w & 31));
-      w = notFull ? s * 32 + ctz(notFull) : (s + 1) * 32;
-    }
-    return this.within(Math.max(min, this.nextFd, words * 32), call);
+    return this.within(this.nextClear(0, Math.max(min, this.nextFd)), call);
+  }
+
+  /** The first clear bit at or after `i` in `levels[level]`; past the end counts as clear (the table grows). */
+  private nextClear(level: number, i: number): number {
+    const bm = this.levels[level]!;
+    let w = i >>> 5;
+    if (w >= bm.length) return i;
+    const free = ~bm[w]! & (-1 << (i & 31));
+    if (free) return w * 32 + ctz(free);
+    // the rest of word w is full: the next word that is not, from the level above (the top one is short: scanned)
+    if (level + 1 < this.levels.length) w = this.nextClear(level + 1, w + 1);
+    else do w++; while (w < bm.length && bm[w] === 0xffffffff);
+    return w < bm.length ? w * 32 + ctz(~bm[w]!) : bm.length * 32;
   }
 
   private within(fd: number, call: string): number {
@@ -93,7 +94,7 @@ export class FdTable {
     this.open--;
     if (fd < this.nextFd) this.nextFd = fd;
     this.setBit(fd, false);
-    this.cloexec.delete(fd);
+    this.setCloexec(fd, false);
     return f;
   }
 
@@ -107,24 +108,30 @@ export class FdTable {
 
   private grow(fd: number): void {
     const words = (fd >>> 5) + 1;
-    if (words <= this.used.length) return;
-    let n = this.used.length;
+    if (words <= this.levels[0]!.length) return;
+    let n = this.levels[0]!.length;
     while (n < words) n *= 2;
-    const used = new Uint32Array(n);
-    used.set(this.used);
-    this.used = used;
-    const full = new Uint32Array(Math.ceil(n / 32));
-    full.set(this.full);
-    this.full = full;
+    const cloexec = new Uint32Array(n);
+    cloexec.set(this.cloexec);
+    this.cloexec = cloexec;
+    this.levels = this.levels.map((old) => {
+      const bm = new Uint32Array(n);
+      bm.set(old);
+      n = Math.ceil(n / 32);
+      return bm;
+    });
   }
 
+  /** Sets or clears fd's bit, and each level's bit for a word that became full or stopped being full. */
   private setBit(fd: number, on: boolean): void {
-    const w = fd >>> 5;
-    const bit = 1 << (fd & 31);
-    this.used[w] = on ? this.used[w]! | bit : this.used[w]! & ~bit;
-    const sbit = 1 << (w & 31);
-    const s = w >>> 5;
-    this.full[s] = this.used[w] === 0xffffffff ? this.full[s]! | sbit : this.full[s]! & ~sbit;
+    let i = fd;
+    for (const bm of this.levels) {
+      const w = i >>> 5;
+      const was = bm[w] === 0xffffffff;
+      bm[w] = on ? bm[w]! | (1 << (i & 31)) : bm[w]! & ~(1 << (i & 31));
+      if ((bm[w] === 0xffffffff) === was) return;
+      i = w;
+    }
   }
 }
 

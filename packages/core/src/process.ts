@@ -156,12 +156,19 @@ export class Process {
   }
 
   /** ioctl(2): `arg` is the struct, read and written in place. ENOTTY when the file has no ioctls. */
-  async ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
-    return this.sys("ioctl", () => {
-      const file = this.fds.get(fd, "ioctl");
-      if (!file.ops.ioctl) throw new Errno("ENOTTY", "ioctl", `${file.inode.name} (${file.ops.name}) has no ioctls`);
-      return driverCall(this, file.ops, "ioctl", () => file.ops.ioctl!(file, request >>> 0, arg));
-    });
+  ioctl(fd: number, request: number, arg?: unknown): Promise<number> {
+    // Not async: a driver's Promise is passed on as it is, a number wrapped once (the hottest syscall).
+    try {
+      return Promise.resolve(
+        this.sys("ioctl", () => {
+          const file = this.fds.get(fd, "ioctl");
+          if (!file.ops.ioctl) throw new Errno("ENOTTY", "ioctl", `${file.inode.name} (${file.ops.name}) has no ioctls`);
+          return driverCall(this, file.ops, "ioctl", () => file.ops.ioctl!(file, request >>> 0, arg));
+        }),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** read(2): at most `count` bytes from the file position. */
@@ -393,21 +400,26 @@ export class Process {
  * EFAULT (bad memory access) or EIO (anything else). The model's hang detector passes through.
  */
 function driverCall<T>(p: Process, ops: { readonly name: string }, op: string, fn: () => T): T {
-  const contain = (e: unknown): unknown => {
-    if (e instanceof Errno || e instanceof SimulationStalled) return e;
-    const err = e instanceof Error ? e : new Error(String(e));
-    const fault = err instanceof TypeError || err instanceof RangeError;
-    const k = p.kernel;
-    k.addTaint(TAINT_DIE);
-    k.printk(`${fault ? "BUG: unable to handle page fault" : "kernel BUG"} in ${ops.name} ${op}: ${err.name}: ${err.message}`);
-    k.printk(`CPU: 0 PID: ${p.pid} Comm: ${p.comm} Tainted: G      D (${op} returns -${fault ? "EFAULT" : "EIO"})`);
-    k.trace.emit("driver_op_oops", { driver: ops.name, op, comm: p.comm, pid: p.pid, error: err.name });
-    return new Errno(fault ? "EFAULT" : "EIO", op, `driver ${ops.name} crashed in its ${op} op: ${err.name}: ${err.message} (see dmesg)`);
-  };
   try {
     const r = fn();
-    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(contain(e))) : r) as T;
+    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(contain(p, ops, op, e))) : r) as T;
   } catch (e) {
-    throw contain(e);
+    throw contain(p, ops, op, e);
   }
+}
+
+/**
+ * driverCall's oops handling, at module level: a closure made per call would cost a defineProperty
+ * per syscall under tsx and the bench runner (esbuild's keepNames names every const arrow).
+ */
+function contain(p: Process, ops: { readonly name: string }, op: string, e: unknown): unknown {
+  if (e instanceof Errno || e instanceof SimulationStalled) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const fault = err instanceof TypeError || err instanceof RangeError;
+  const k = p.kernel;
+  k.addTaint(TAINT_DIE);
+  k.printk(`${fault ? "BUG: unable to handle page fault" : "kernel BUG"} in ${ops.name} ${op}: ${err.name}: ${err.message}`);
+  k.printk(`CPU: 0 PID: ${p.pid} Comm: ${p.comm} Tainted: G      D (${op} returns -${fault ? "EFAULT" : "EIO"})`);
+  k.trace.emit("driver_op_oops", { driver: ops.name, op, comm: p.comm, pid: p.pid, error: err.name });
+  return new Errno(fault ? "EFAULT" : "EIO", op, `driver ${ops.name} crashed in its ${op} op: ${err.name}: ${err.message} (see dmesg)`);
 }

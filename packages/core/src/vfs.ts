@@ -40,8 +40,8 @@ export class Vfs {
     return node;
   }
 
-  /** A read-only text file whose content is generated when it is opened (a seq_file). */
-  createText(path: string, show: () => string, write?: (text: string) => void): VfsNode {
+  /** A read-only text file whose content is generated when it is opened (a seq_file); show may render bytes. */
+  createText(path: string, show: () => string | Uint8Array, write?: (text: string) => void): VfsNode {
     return this.create(path, seqFileOps(path, show, write));
   }
 
@@ -115,11 +115,12 @@ const dec = new TextDecoder();
  * File operations of a seq_file: the text is generated at open and read like a regular file.
  * `write`, when given, receives what userspace writes (e.g. "0" to tracing_on).
  */
-export function seqFileOps(name: string, show: () => string, write?: (text: string) => void): FileOperations {
+export function seqFileOps(name: string, show: () => string | Uint8Array, write?: (text: string) => void): FileOperations {
   return {
     name,
     open(file) {
-      file.privateData = enc.encode(show());
+      const text = show();
+      file.privateData = typeof text === "string" ? enc.encode(text) : text;
     },
     read(file, count, pos) {
       const bytes = file.privateData as Uint8Array;

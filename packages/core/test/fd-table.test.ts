@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { Errno, Kernel, NR_OPEN_DEFAULT, O_CLOEXEC, O_RDONLY, F_GETFD, F_SETFD, F_DUPFD, F_DUPFD_CLOEXEC, RLIMIT_NOFILE } from "../src/index.js";
+import { Errno, File, Kernel, NR_OPEN_DEFAULT, O_CLOEXEC, O_RDONLY, F_GETFD, F_SETFD, F_DUPFD, F_DUPFD_CLOEXEC, RLIMIT_NOFILE } from "../src/index.js";
+import { FdTable } from "../src/fd-table.js";
 
 const boot = () => Kernel.boot({ board: { memory: { size: "16M" } } });
 const TRACE = "/sys/kernel/tracing/trace";
@@ -136,7 +137,42 @@ describe("fd table (fs/file.c semantics)", () => {
     );
   });
 
-  it("keeps lowest-free correct past 65,536 fds (two-level bitmap)", async () => {
+  it("finds the lowest free fd >= min (alloc_fd/find_next_fd) in large tables with full 1,024-fd blocks (property, all bitmap levels)", () => {
+    const file = new File({ name: "model" }, { ino: 1, name: "model" }, O_RDONLY);
+    fc.assert(
+      fc.property(
+        fc.nat(5000),
+        fc.array(fc.oneof(fc.record({ op: fc.constant("alloc" as const), min: fc.nat(6000) }), fc.record({ op: fc.constant("free" as const), fd: fc.nat(6000) })), { maxLength: 200 }),
+        (prefill, ops) => {
+          const t = new FdTable(1 << 20);
+          const open = new Set<number>();
+          const lowest = (min: number) => {
+            let fd = min;
+            while (open.has(fd)) fd++;
+            return fd;
+          };
+          for (let fd = 0; fd < prefill; fd++) {
+            t.install(fd, file, false);
+            open.add(fd);
+          }
+          for (const o of ops) {
+            if (o.op === "alloc") {
+              const fd = t.lowestFree(o.min, "test");
+              expect(fd).toBe(lowest(o.min));
+              t.install(fd, file, false);
+              open.add(fd);
+            } else {
+              expect(t.remove(o.fd) !== undefined).toBe(open.delete(o.fd));
+            }
+          }
+          expect(t.count).toBe(open.size);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("keeps lowest-free correct past 65,536 fds", async () => {
     const p = (await boot()).spawn("big");
     p.setrlimit(RLIMIT_NOFILE, 70_000);
     const fd = p.open(TRACE);

@@ -27,6 +27,14 @@ export interface PendingFlip {
   readonly done: () => void;
 }
 
+/** A commit as one of its CRTCs tracks it (struct drm_crtc_commit): this CRTC's flip, and the whole commit. */
+export interface CrtcCommit {
+  flipDone: boolean;
+  /** Every CRTC of the commit has flipped: `done` has resolved. */
+  allDone: boolean;
+  readonly done: Promise<void>;
+}
+
 /** A writeback job (drm_writeback_job): written by the composer at the next frame. */
 export interface WritebackJob {
   readonly fb: DrmFramebuffer;
@@ -37,8 +45,10 @@ export class DrmCrtc {
   state: CrtcState = { active: false, enable: false, mode: null };
   /** Programmed mode (null while off). */
   hwMode: U.drm_mode_modeinfo | null = null;
+  /** The blob `hwMode` was parsed from. */
+  hwModeBlob: DrmPropertyBlob | null = null;
   /** The latest commit's flip_done, for drm_atomic_helper_setup_commit's stall check. */
-  lastCommit: { flipDone: boolean; done: Promise<void> } | null = null;
+  lastCommit: CrtcCommit | null = null;
   /** The display controller stopped raising vblanks (fault point fail_device_stall) until vblank off. */
   hung = false;
   /* drm_vblank_crtc */
@@ -58,11 +68,16 @@ export class DrmCrtc {
   /** Gamma size etc. are not modelled; primary plane for legacy GETCRTC. */
   primary!: DrmPlane;
 
+  /** The vblank timer's name, made once (a timer is armed every frame). */
+  private readonly timerName: string;
+
   constructor(
     readonly kms: KmsDevice,
     readonly id: number,
     readonly index: number,
-  ) {}
+  ) {
+    this.timerName = `vblank crtc-${index}`;
+  }
 
   /**
    * Calls `listener` with every frame the CRTC scans out (composed at each vblank, as vkms' CRC
@@ -102,7 +117,7 @@ export class DrmCrtc {
     const clock = this.kms.dev.kernel.clock;
     const period = this.framedurNs;
     const k = Math.floor((clock.now() - this.vblankBase) / period) + 1;
-    this.timer = clock.addTimer(this.vblankBase + k * period - clock.now(), () => this.vblank(k), `vblank crtc-${this.index}`);
+    this.timer = clock.addTimer(this.vblankBase + k * period - clock.now(), () => this.vblank(k), this.timerName);
   }
 
   /** The vblank interrupt (vkms_vblank_simulate): count, events, composition, writeback. */

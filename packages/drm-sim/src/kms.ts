@@ -44,6 +44,7 @@ export class KmsDevice implements FbLimits {
   readonly connectors: DrmConnector[] = [];
   readonly fbs = new Set<DrmFramebuffer>();
   private readonly props = new Map<PropName, DrmProperty>();
+  private readonly atomicProps = new WeakMap<ModeObject, Map<number, DrmProperty>>();
   private nextId = 1;
   private readonly atomicIoctl = new DrmAtomic(this);
   readonly minWidth: number;
@@ -138,6 +139,13 @@ export class KmsDevice implements FbLimits {
     return o instanceof cls ? o : undefined;
   }
 
+  /** The property `id` of object `o` as an atomic client sees it, if `o` carries it (set per object at creation, so cached). */
+  atomicProp(o: DrmPlane | DrmCrtc | DrmConnector, id: number): DrmProperty | undefined {
+    let byId = this.atomicProps.get(o);
+    if (!byId) this.atomicProps.set(o, (byId = new Map(this.objectProps(o, true).map(([p]) => [p.id, p]))));
+    return byId.get(id);
+  }
+
   /** The properties an object carries, with current values (drm_mode_object_get_properties). */
   objectProps(o: ModeObject, atomicClient: boolean): [DrmProperty, bigint][] {
     const out: [DrmProperty, bigint][] = [];
@@ -215,9 +223,11 @@ export class KmsDevice implements FbLimits {
   /** Makes the committed state of these CRTCs (and their planes) what the hardware scans out. */
   programHw(crtcs: Set<DrmCrtc>): void {
     for (const crtc of crtcs) {
-      const mode = crtc.state.active && crtc.state.mode ? U.parseModeinfo(crtc.state.mode.data) : null;
+      const blob = crtc.state.active ? crtc.state.mode : null;
+      // Blobs are immutable: the blob the hardware was programmed from needs no parsing again (a flip).
+      const mode = !blob ? null : blob === crtc.hwModeBlob ? crtc.hwMode : U.parseModeinfo(blob.data);
       const wasOn = crtc.hwMode !== null;
-      const modeChanged = JSON.stringify(mode) !== JSON.stringify(crtc.hwMode);
+      const modeChanged = mode !== crtc.hwMode && JSON.stringify(mode) !== JSON.stringify(crtc.hwMode);
       if (wasOn && (!mode || modeChanged)) {
         crtc.hwMode = null;
         crtc.vblankOff();
@@ -226,6 +236,7 @@ export class KmsDevice implements FbLimits {
         crtc.hwMode = mode;
         crtc.vblankOn();
       }
+      crtc.hwModeBlob = crtc.hwMode ? blob : null;
       for (const p of this.planes) {
         if (p.state.crtc !== crtc && p.hw.crtc !== crtc) continue;
         if (p.hw.fb !== p.state.fb || p.hw.crtcX !== p.state.crtcX || p.hw.crtcY !== p.state.crtcY)

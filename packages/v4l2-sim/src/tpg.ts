@@ -175,13 +175,14 @@ function lumaLayout(format: number): { bpp: number; at: number; rgb: boolean; wi
 /** A byte-addressable frame plane: a Uint8Array or a mapping with `read(offset, length)` (VmArea). */
 export type PlaneReader = Uint8Array | { read(offset: number, length: number): Uint8Array };
 
+const readByte = (plane: PlaneReader, off: number) => (plane instanceof Uint8Array ? plane[off]! : plane.read(off, 1)[0]!);
+
 /**
  * Reads back the frame counter the TPG burned into plane 0 of a frame in `pixelformat` with luma
  * stride `bytesperline`. Returns undefined when no counter is there (OSD off, or not a TPG frame).
  */
 export function readFrameCounter(plane0: PlaneReader, pixelformat: number, bytesperline: number): number | undefined {
   const { bpp, at } = lumaLayout(pixelformat);
-  const read = (off: number) => (plane0 instanceof Uint8Array ? plane0[off]! : plane0.read(off, 1)[0]!);
   let value = 0;
   for (let d = 0; d < TPG_COUNTER_DIGITS; d++) {
     const rows: number[] = [];
@@ -190,7 +191,7 @@ export function readFrameCounter(plane0: PlaneReader, pixelformat: number, bytes
       for (let gx = 0; gx < GLYPH_W; gx++) {
         const x = OSD_X + d * CELL + gx * SCALE + SCALE / 2;
         const y = OSD_Y + gy * SCALE + SCALE / 2;
-        bits = (bits << 1) | (read(y * bytesperline + x * bpp + at) > 128 ? 1 : 0);
+        bits = (bits << 1) | (readByte(plane0, y * bytesperline + x * bpp + at) > 128 ? 1 : 0);
       }
       rows.push(bits);
     }
@@ -222,7 +223,10 @@ export class Tpg {
   private height = 0;
   private planes: PlaneTemplates[] = [];
   private templatesFor = "";
+  /** The counter's glyph rows (by glyph row), and the frame and template row each was built for. */
   private readonly osdRow = new Map<number, Uint8Array>();
+  private readonly osdFrame: number[] = [];
+  private readonly osdSource: Uint8Array[] = [];
 
   /** tpg_reset_source + tpg_s_bytesperline: the format, size and luma strides (per memory plane). */
   setFormat(fi: V4l2FormatInfo, width: number, height: number, strides: readonly number[]): void {
@@ -263,6 +267,8 @@ export class Tpg {
       }
     }
     this.osdRow.clear();
+    this.osdFrame.length = 0;
+    this.osdSource.length = 0;
     this.templatesFor = key;
   }
 
@@ -293,15 +299,21 @@ export class Tpg {
     return bytes;
   }
 
-  /** Line `dy` of the counter block over `row`: white digits on a black box, luma (or R=G=B) only. */
+  /**
+   * Line `dy` of the counter block over `row`: white digits on a black box, luma (or R=G=B) only.
+   * The SCALE lines of one glyph row are the same: each is built once per frame and reused.
+   */
   private counterRow(row: Uint8Array, dy: number, n: number): Uint8Array {
-    let out = this.osdRow.get(dy);
-    if (!out || out.length !== row.length) this.osdRow.set(dy, (out = new Uint8Array(row.length)));
+    const gy = Math.floor(dy / SCALE);
+    let out = this.osdRow.get(gy);
+    if (out && out.length === row.length && this.osdFrame[gy] === n && this.osdSource[gy] === row) return out;
+    if (!out || out.length !== row.length) this.osdRow.set(gy, (out = new Uint8Array(row.length)));
+    this.osdFrame[gy] = n;
+    this.osdSource[gy] = row;
     out.set(row);
     const { bpp, at, rgb, wide } = lumaLayout(this.fi!.format);
     const [fg, bg] = rgb ? [255, 0] : [235, 16];
     const text = String(n % 10 ** TPG_COUNTER_DIGITS).padStart(TPG_COUNTER_DIGITS, "0");
-    const gy = Math.floor(dy / SCALE);
     for (let d = 0; d < TPG_COUNTER_DIGITS; d++) {
       const bits = GLYPHS[text.charCodeAt(d) - 48]![gy]!;
       for (let x = 0; x < CELL; x++) {

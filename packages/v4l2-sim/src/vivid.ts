@@ -47,6 +47,11 @@ export interface VividOptions {
   multiplanar?: boolean;
   /** vb2 memory back-end (vivid's allocators=): "dma-contig" (default) or "dma-sg". */
   allocator?: "dma-contig" | "dma-sg";
+  /**
+   * Draw the test pattern into every frame (default true). false completes frames without writing
+   * their pixels, for benchmarks of the framework alone (the model's option; vivid always draws).
+   */
+  draw?: boolean;
 }
 
 /** The negotiated capture format: memory planes, strides and sizes. */
@@ -70,6 +75,7 @@ export class VividDevice {
   readonly vdev: VideoDevice;
   readonly multiplanar: boolean;
   readonly bufType: number;
+  private readonly draw: boolean;
   fmt: VividFormat;
   timeperframe: v4l2_fract = { numerator: 1, denominator: 30 };
   /** Buffers the driver owns, in queue order (vid_cap_active). */
@@ -78,6 +84,8 @@ export class VividDevice {
   private seq = 0;
   private timer: Timer | undefined;
   private readonly track: string;
+  /** The frame timer's name, made once (the timer is armed every frame). */
+  private readonly timerName: string;
   /** Frames written and frames dropped for lack of a buffer since boot. */
   readonly stats = { frames: 0, dropped: 0, bytes: 0 };
 
@@ -87,10 +95,12 @@ export class VividDevice {
     options: VividOptions,
   ) {
     this.multiplanar = options.multiplanar ?? dev.properties["multiplanar"] === true;
+    this.draw = options.draw ?? true;
     const allocator = options.allocator ?? (dev.properties["allocator"] as string | undefined) ?? "dma-contig";
     check(allocator === "dma-contig" || allocator === "dma-sg", "EINVAL", "vivid probe", `unknown allocator "${allocator}"`);
     this.bufType = this.multiplanar ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
     this.track = `${dev.name} camera`;
+    this.timerName = `${dev.name} frame`;
     this.fmt = this.tryFormat(V4L2_PIX_FMT_YUYV, 640, 480, []);
     this.setupControls();
     this.queue = vb2QueueInit(
@@ -253,7 +263,7 @@ export class VividDevice {
       startStreaming: () => {
         this.seq = 0;
         this.tpg.setFormat(this.fmt.fi, this.fmt.width, this.fmt.height, this.fmt.bytesperline);
-        this.timer = this.kernel.clock.addTimer(this.intervalNs, () => this.captureFrame(), `${this.dev.name} frame`);
+        this.timer = this.kernel.clock.addTimer(this.intervalNs, () => this.captureFrame(), this.timerName);
       },
       stopStreaming: () => {
         this.kernel.clock.cancelTimer(this.timer);
@@ -276,7 +286,7 @@ export class VividDevice {
       this.stats.dropped++;
       this.kernel.trace.slice(this.track, "frame dropped", now - interval, interval, { sequence: seq });
     } else {
-      const bytes = this.tpg.fillFrame(planeSink(this.kernel, vb), seq);
+      const bytes = this.draw ? this.tpg.fillFrame(planeSink(this.kernel, vb), seq) : 0;
       this.stats.frames++;
       this.stats.bytes += bytes;
       vb.sequence = seq;
@@ -285,7 +295,7 @@ export class VividDevice {
       this.kernel.trace.slice(this.track, "frame", now - interval, interval, { sequence: seq, index: vb.index, bytes });
       this.queue.bufferDone(vb, VB2_BUF_STATE_DONE);
     }
-    this.timer = this.kernel.clock.addTimer(interval, () => this.captureFrame(), `${this.dev.name} frame`);
+    this.timer = this.kernel.clock.addTimer(interval, () => this.captureFrame(), this.timerName);
   }
 }
 

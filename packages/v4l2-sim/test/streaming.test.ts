@@ -44,6 +44,25 @@ describe("vivid streaming in MMAP mode with EXPBUF (gst v4l2src io-mode=dmabuf)"
     k.shutdown();
   });
 
+  it("draw: false completes frames (sequence, bytesused, timestamps as vivid_thread_vid_cap gives them) without writing their pixels", async () => {
+    const k = await boot({ draw: false });
+    const p = k.spawn("bench");
+    const fd = p.open("/dev/video0");
+    await setFormat(p, fd, V4L2_PIX_FMT_NV12, 640, 480);
+    const fds = await exportBuffers(p, fd, 2);
+    const maps = fds.map((dfd) => mapFd(p, dfd, 460800));
+    for (let i = 0; i < 2; i++) await qbuf(p, fd, buf(i, V4L2_MEMORY_MMAP));
+    await streamon(p, fd);
+    for (let n = 0; n < 4; n++) {
+      const b = await dqbuf(p, fd, V4L2_MEMORY_MMAP);
+      expect([b.sequence, b.bytesused]).toEqual([n, 460800]);
+      expect(maps[b.index]!.read(0, 460800).every((x) => x === 0)).toBe(true);
+      expect(readFrameCounter(maps[b.index]!, V4L2_PIX_FMT_NV12, 640)).toBeUndefined();
+      await qbuf(p, fd, buf(b.index, V4L2_MEMORY_MMAP));
+    }
+    k.shutdown();
+  });
+
   it("YUYV 640x480 via plain mmap() of the video node", async () => {
     const k = await boot({ allocator: "dma-sg" });
     const p = k.spawn("cam");

@@ -9,35 +9,35 @@ export class MinHeap<T> {
   peek(): T | undefined {
     return this.items[0];
   }
+  /** Sift-up and sift-down move a hole rather than swap pairs (a destructuring swap allocates). */
   push(item: T): void {
     const a = this.items;
+    let i = a.length;
     a.push(item);
-    let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
+      if (!this.less(item, a[p]!)) break;
+      a[i] = a[p]!;
       i = p;
     }
+    a[i] = item;
   }
   pop(): T | undefined {
     const a = this.items;
     const top = a[0];
     const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
+    const n = a.length;
+    if (n === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const m = l + 1 < n && this.less(a[l + 1]!, a[l]!) ? l + 1 : l;
+      if (!this.less(a[m]!, last)) break;
+      a[i] = a[m]!;
+      i = m;
     }
+    a[i] = last;
     return top;
   }
 }
