@@ -32,6 +32,9 @@ export interface KmsConfig {
 /** Anything with an id in the device's mode object idr. */
 export type ModeObject = DrmCrtc | DrmPlane | DrmConnector | DrmEncoder | DrmFramebuffer | DrmProperty | DrmPropertyBlob;
 
+/** struct drm_mode_fb_cmd2 as drm_ioctl()'s zero-filled kernel copy starts out. */
+const ZERO_FB_CMD2: U.drm_mode_fb_cmd2 = { width: 0, height: 0, pixel_format: 0, flags: 0, handles: [], pitches: [], offsets: [] };
+
 /**
  * The KMS side of one DRM device: mode objects in one id space (from 1), properties, blobs,
  * framebuffers, atomic commits and per-CRTC vblank.
@@ -416,13 +419,15 @@ export class KmsDevice implements FbLimits {
   }
 
   /** drm_mode_addfb2() */
-  private addFb2(f: DrmFile, r: U.drm_mode_fb_cmd2): number {
+  private addFb2(f: DrmFile, user: U.drm_mode_fb_cmd2): number {
+    // drm_ioctl() hands the handler a zero-filled copy: fields userspace left out read as 0
+    const r: U.drm_mode_fb_cmd2 = { ...ZERO_FB_CMD2, ...user };
     const { info, objs } = framebufferCheck(r, this, (h) => f.lookup(h));
     for (const o of objs) o.get();
     const modifier = r.flags & U.DRM_MODE_FB_MODIFIERS ? (r.modifier?.[0] ?? 0n) : U.DRM_FORMAT_MOD_LINEAR;
     const fb = this.add((id) => new DrmFramebuffer(id, r.width, r.height, info, r.flags, [...r.pitches], [...r.offsets], modifier, objs, f, (x) => this.objects.delete(x.id)));
     this.fbs.add(fb);
-    r.fb_id = fb.id;
+    user.fb_id = fb.id;
     return 0;
   }
 

@@ -30,6 +30,16 @@ describe("drm_ioctl() argument copying", () => {
     k.shutdown();
   });
 
+  it("a DRM request with fields left out runs on zeros (kdata is zero-filled): ADDFB2 with {} is EINVAL for format 0, not a crash", async () => {
+    const k = await bootDrm();
+    const p = k.spawn("t");
+    const fd = p.open(VKMS);
+    for (const req of [U.DRM_IOCTL_MODE_ADDFB2, _IO("d", U.DRM_IOCTL_MODE_ADDFB2 & 0xff)])
+      await expect(p.ioctl(fd, req, req === U.DRM_IOCTL_MODE_ADDFB2 ? {} : null)).rejects.toMatchObject({ code: "EINVAL" });
+    expect(k.tainted).toBe(0);
+    k.shutdown();
+  });
+
   it("a sized request with a NULL argument fails with EFAULT (copy_from_user of NULL) and changes nothing", async () => {
     const k = await bootDrm();
     const p = k.spawn("t");
