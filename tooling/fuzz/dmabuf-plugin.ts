@@ -2,7 +2,7 @@ import * as fc from "fast-check";
 import {
   DMA_BUF_IOCTL_SYNC, DMA_BUF_NAME_LEN, DMA_BUF_SET_NAME, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW,
   DMA_BUF_SYNC_VALID_FLAGS_MASK, DMA_BUF_SYNC_WRITE, File, MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, PAGE_SIZE, PROT_READ,
-  PROT_WRITE, dmaDirectionName,
+  DMA_BIDIRECTIONAL, PROT_WRITE, dmaDirectionName,
   isDmaBufFile, isValidDmaDirection, type DmaBuf, type DmaDataDirection, type ErrnoCode,
 } from "@dmabuf/core";
 import mm, { MM } from "@dmabuf/mm";
@@ -27,6 +27,8 @@ interface Import {
   handle: number;
   buf: File;
   mapped: number;
+  /** The direction of the table a caching exporter keeps for the attachment until detach (attach->sgt, attach->dir). */
+  cachedDir?: number;
 }
 interface Model {
   imports: Import[];
@@ -167,10 +169,17 @@ const mapBuf = defineCommand({
     // mapping an attachment again before unmapping is exporter-specific: the fixture hands out one table
     // per map; mm's heaps keep one table per attachment and refuse a second map (Linux's heaps remap it)
     const again = t.imp && t.imp.mapped > 0 && !isFixtureBuf(t.imp.buf);
-    const expect: Expect = !t.importer ? ["EBADF"] : !t.valid ? undefined : !t.imp || !isValidDmaDirection(a.dir) ? ["EINVAL"] : again ? undefined : [];
+    // an exporter that caches the mapping (cache_sgt_mapping, e.g. GEM's PRIME ops) keeps the first map's
+    // table and direction until detach: another direction is EBUSY unless that was DMA_BIDIRECTIONAL
+    // (dma_buf_map_attachment, drivers/dma-buf/dma-buf.c)
+    const cached = t.imp?.cachedDir;
+    const conflict = cached !== undefined && cached !== a.dir && cached !== DMA_BIDIRECTIONAL;
+    const expect: Expect = !t.importer ? ["EBADF"] : !t.valid ? undefined : !t.imp || !isValidDmaDirection(a.dir) ? ["EINVAL"] : conflict ? ["EBUSY"] : cached !== undefined ? [] : again ? undefined : [];
     const dir = isValidDmaDirection(a.dir) ? dmaDirectionName(a.dir as DmaDataDirection) : String(a.dir);
     const r = await w.call(p, "ioctl", `ioctl(${t.fd}, FUZZ_MAP, {handle: ${t.handle}, dir: ${dir}})`, () => p.proc.ioctl(t.fd, FUZZ_MAP, { handle: t.handle, dir: a.dir }), expect);
-    if (r && t.imp) t.imp.mapped++;
+    if (!r || !t.imp) return;
+    t.imp.mapped++;
+    if ((t.imp.buf.privateData as DmaBuf).ops.cacheSgtMapping) t.imp.cachedDir ??= a.dir;
   },
 });
 

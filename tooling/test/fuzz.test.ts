@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { Errno, O_CLOEXEC, O_RDWR, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel, leaksExpected} from "@dmabuf/core";
+import { DMA_BIDIRECTIONAL, DMA_TO_DEVICE, Errno, O_CLOEXEC, O_RDWR, SUBSYSTEM, type DriverPlugin, type FileOperations, type Kernel, leaksExpected } from "@dmabuf/core";
+import { DRM_CLOEXEC, DRM_RDWR } from "@dmabuf/drm-sim";
 import { V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_MEMORY_MMAP } from "@dmabuf/v4l2-sim";
-import { FuzzFailure, dmaBufPlugin, fuzzProperty, newStats, runProgram, syncPlugin, v4l2Plugin, type FuzzPlugin, type Step } from "../fuzz/index.js";
+import { FuzzFailure, dmaBufPlugin, drmPlugin, fuzzProperty, newStats, runProgram, syncPlugin, v4l2Plugin, type FuzzPlugin, type Step } from "../fuzz/index.js";
 
 /** A fuzz plugin exposing one device node with the given (deliberately buggy) file operations. */
 function device(path: string, fops: FileOperations): FuzzPlugin {
@@ -62,6 +63,22 @@ describe("model-based fuzzer over core's userspace API", () => {
     const stats = newStats();
     await runProgram(steps, { plugins: [dmaBufPlugin, v4l2Plugin] }, stats);
     expect(stats.steps).toBe(17); // 2 processes x 6 opens at spawn (3 heaps/importer, 3 video nodes), the 3 calls, 2 exits
+  });
+
+  it("replays the 30-minute run's finding: a caching exporter (GEM's PRIME ops) keeps the first map's direction until detach, so another direction is EBUSY (dma_buf_map_attachment); the fuzzer's model had expected success", async () => {
+    const map = (dir: number): Step => ["FUZZ_MAP", { p: 0, imp: 0, h: { nth: 0 }, misuse: false, dir }];
+    const steps: Step[] = [
+      ["DRM_IOCTL_MODE_CREATE_DUMB", { p: 0, c: 0, width: 64, height: 48, overflow: false, bpp: 32 }],
+      ["DRM_IOCTL_PRIME_HANDLE_TO_FD", { p: 0, c: 0, h: { nth: 0 }, flags: DRM_CLOEXEC | DRM_RDWR }],
+      ["FUZZ_IMPORT", { p: 0, imp: 0, buf: { held: 0 }, bufNth: 0, misuse: false, dev: 0 }],
+      map(DMA_TO_DEVICE),
+      ["FUZZ_UNMAP", { p: 0, imp: 0, h: { nth: 0 }, misuse: false }],
+      map(DMA_BIDIRECTIONAL),
+      map(DMA_TO_DEVICE),
+    ];
+    const stats = newStats();
+    await runProgram(steps, { plugins: [dmaBufPlugin, drmPlugin] }, stats);
+    expect(Object.fromEntries(stats.outcomes.get("FUZZ_MAP")!)).toEqual({ "0": 2, EBUSY: 1 });
   });
 
   it("finds a missing fput (refcount above the references held) and shrinks it to a two-call program", async () => {
