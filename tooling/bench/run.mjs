@@ -58,7 +58,8 @@ function machine() {
 }
 
 const fmtNs = (ns) => (ns >= 1e9 ? `${(ns / 1e9).toFixed(2)} s` : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
-const fmtNum = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 1 ? n.toFixed(2) : n.toPrecision(3));
+// a goal without a figure (NaN, stored in the JSON as null) prints as such
+const fmtNum = (n) => (n === null || !Number.isFinite(n) ? "no figure" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 1 ? n.toFixed(2) : n.toPrecision(3));
 const fmtGoal = (g) => `${g.met ? "met" : "NOT met"}: ${g.name}: ${fmtNum(g.value)} ${g.unit} (target ${g.target} ${g.unit})${g.note ? ` (${g.note})` : ""}`;
 
 function runSuite(file) {
