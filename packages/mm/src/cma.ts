@@ -74,11 +74,6 @@ export class Cma {
    * (Linux returns NULL) and leaves the area as it was.
    */
   alloc(count: number, align: number, noWarn = false): number {
-    const fail = (why: string, ret: number): never => {
-      this.allocPagesFail += count;
-      if (!noWarn) this.printk(`cma_alloc: ${this.name}: alloc failed, req-size: ${count} pages, ret: ${ret}`);
-      throw new Errno("ENOMEM", "cma_alloc", `${this.name}: ${why} (req-size ${count} pages, align order ${align})`);
-    };
     if (!(Number.isInteger(count) && count > 0)) throw new Errno("ENOMEM", "cma_alloc", `${this.name}: count ${count} is not a positive page count`);
     if (this.trace?.on) this.trace.emit("cma_alloc_start", { name: this.name, count, align });
     const mask = align <= this.orderPerBit ? 0 : 2 ** (align - this.orderPerBit) - 1;
@@ -88,11 +83,11 @@ export class Cma {
     let ret = -12;
     if (this.faults?.shouldFail("fail_cma_alloc", this.name, count * PAGE_SIZE)) {
       this.finish(-1, count, align, ret);
-      return fail("fault injected (fail_cma_alloc)", ret);
+      return this.fail(count, align, noWarn, "fault injected (fail_cma_alloc)", ret);
     }
     if (bits > maxno) {
       this.finish(-1, count, align, ret);
-      return fail(`request exceeds the area's ${this.count} pages`, ret);
+      return this.fail(count, align, noWarn, `request exceeds the area's ${this.count} pages`, ret);
     }
     let start = 0;
     for (;;) {
@@ -113,7 +108,14 @@ export class Cma {
       start = bitmapNo + mask + 1;
     }
     this.finish(-1, count, align, ret);
-    return fail(ret === -16 ? "every fitting range holds pages that cannot be migrated" : "no free range is large enough (fragmented or exhausted)", ret);
+    return this.fail(count, align, noWarn, ret === -16 ? "every fitting range holds pages that cannot be migrated" : "no free range is large enough (fragmented or exhausted)", ret);
+  }
+
+  /** cma_alloc()'s failure: counted, warned about unless no_warn, and ENOMEM with the reason. */
+  private fail(count: number, align: number, noWarn: boolean, why: string, ret: number): never {
+    this.allocPagesFail += count;
+    if (!noWarn) this.printk(`cma_alloc: ${this.name}: alloc failed, req-size: ${count} pages, ret: ${ret}`);
+    throw new Errno("ENOMEM", "cma_alloc", `${this.name}: ${why} (req-size ${count} pages, align order ${align})`);
   }
 
   /** cma_release(): false when the pages are not this area's; otherwise frees them and clears their bits. */
