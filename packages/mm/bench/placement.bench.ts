@@ -73,7 +73,7 @@ const overhead = (label: string) => (m: Record<string, number>) => (100 * (m[k(l
 const DEFERRED_COST =
   "beyond the decision (~0.2 us), deferring exports a second object (the DeferredBuffer, with its own leak-registry entry), " +
   "collects the attached devices' constraints, checks each against the chosen backing and logs a placement record: " +
-  "~0.7-0.9 us, which is about 20% of a CMA alloc + first map (~4.5 us) and 4-7% of a system-heap one (~11 us). " +
+  "~0.7-0.9 us, which is about 20% of a CMA alloc + first map (~4.5 us) and 4-9% of a system-heap one (~11 us), run to run. " +
   "Caching each device's constraints and building the record lazily (only when read) would be the next steps";
 
 export default defineSuite({
