@@ -9,9 +9,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { assertNoLeaks } from "@dmabuf/core";
-import { V4L2_PIX_FMT_NV12, libv4l2 } from "@dmabuf/v4l2-sim";
-import { ENCODER_COST, V4L2_PIX_FMT_JPEG, jobTimeNs, sharpJpegBackend, type JpegBackend } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, qbuf, sFmt } from "./codec-helpers.js";
+import { ENCODER_COST, jobTimeNs, sharpJpegBackend, type JpegBackend } from "../src/index.js";
+import { CAP, OUT, bootSoc, dqbuf, qbuf, streamingEncoder } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240, FRAMES = 3;
@@ -42,12 +41,7 @@ async function run(delaysMs: readonly number[]) {
   const log: string[] = [];
   const kernel = await bootSoc({ backend: slowSharp(delaysMs, log) });
   const p = kernel.spawn("enc");
-  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
-  await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
-  await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
-  const outs = await libv4l2.mmapBuffers(p, fd, OUT, 1);
-  const caps = await libv4l2.mmapBuffers(p, fd, CAP, 1);
-  await libv4l2.streamOn(p, fd, OUT, CAP);
+  const { fd, outs, caps } = await streamingEncoder(p, W, H, 1);
   let encoding = true;
   const ticker = (async () => {
     while (encoding) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { assertNoLeaks, type Kernel } from "@dmabuf/core";
 import { V4L2_BUF_FLAG_ERROR, V4L2_MEMORY_DMABUF, V4L2_PIX_FMT_NV12, VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMOFF, libv4l2 } from "@dmabuf/v4l2-sim";
 import { V4L2_PIX_FMT_JPEG, probeJpeg } from "../src/index.js";
-import { CAP, OUT, bootSoc, dqbuf, qbuf, sFmt } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, dqbuf, qbuf, sFmt, streamingEncoder } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const W = 320, H = 240;
@@ -11,12 +11,7 @@ const W = 320, H = 240;
 async function encodeRun(frames: number): Promise<{ kernel: Kernel; trace: string; jpegs: Uint8Array[] }> {
   const kernel = await bootSoc();
   const p = kernel.spawn("det");
-  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
-  await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
-  await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, W, H);
-  const outs = await libv4l2.mmapBuffers(p, fd, OUT, 2);
-  const caps = await libv4l2.mmapBuffers(p, fd, CAP, 2);
-  await libv4l2.streamOn(p, fd, OUT, CAP);
+  const { fd, outs, caps } = await streamingEncoder(p, W, H, 2);
   const jpegs: Uint8Array[] = [];
   for (let n = 0; n < frames; n++) {
     outs[n % 2]!.write(0, nv12Pattern(W, H, W, H, n));
