@@ -1,5 +1,5 @@
 /* Userspace helpers for the codec tests beyond libv4l2 (G_FMT, S_FMT with V4L2_FIELD_ANY, QBUF with a timestamp, the whole v4l2_buffer back from DQBUF). */
-import { Kernel, type Process, type VmArea } from "@dmabuf/core";
+import { Kernel, O_RDWR, type Process, type VmArea } from "@dmabuf/core";
 import mm from "@dmabuf/mm";
 import v4l2Sim, {
   V4L2_BUF_TYPE_VIDEO_CAPTURE, V4L2_BUF_TYPE_VIDEO_OUTPUT, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQBUF, VIDIOC_G_FMT, VIDIOC_QBUF,
@@ -44,9 +44,12 @@ export async function dqbuf(p: Process, fd: number, type: number, memory = V4L2_
 }
 
 
-/** The encoder set up as a vicodec client does: JPEG out, NV12 `width` x `height` in, `count` MMAP buffers per queue, streaming. */
-export async function streamingEncoder(p: Process, width: number, height: number, count: number): Promise<{ fd: number; outs: VmArea[]; caps: VmArea[] }> {
-  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"));
+/**
+ * The encoder set up as a vicodec client does: opened with `flags`, JPEG out, NV12 `width` x `height`
+ * in, `count` MMAP buffers per queue, streaming.
+ */
+export async function streamingEncoder(p: Process, width: number, height: number, count: number, flags = O_RDWR): Promise<{ fd: number; outs: VmArea[]; caps: VmArea[] }> {
+  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), flags);
   await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
   await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, width, height);
   const outs = await libv4l2.mmapBuffers(p, fd, OUT, count);

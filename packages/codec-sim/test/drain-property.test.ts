@@ -5,7 +5,7 @@ import { Errno, O_NONBLOCK, O_RDWR, assertNoLeaks } from "@dmabuf/core";
 import {
   V4L2_BUF_FLAG_LAST, V4L2_MEMORY_MMAP, V4L2_PIX_FMT_NV12, VIDIOC_DQBUF, VIDIOC_STREAMOFF, type v4l2_buffer, libv4l2 } from "@dmabuf/v4l2-sim";
 import { V4L2_ENC_CMD_START, V4L2_ENC_CMD_STOP, V4L2_PIX_FMT_JPEG, VIDIOC_ENCODER_CMD } from "../src/index.js";
-import { CAP, OUT, bootSoc, qbuf, sFmt } from "./codec-helpers.js";
+import { CAP, OUT, bootSoc, qbuf, sFmt, streamingEncoder } from "./codec-helpers.js";
 import { nv12Pattern } from "./heap-access.js";
 
 const N = 3;
@@ -36,12 +36,8 @@ const code = (e: unknown) => (e instanceof Errno ? e.code : (() => { throw e; })
 async function runOps(ops: readonly Op[]): Promise<void> {
   const kernel: Kernel = await bootSoc();
   const p = kernel.spawn("prop");
-  const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
-  await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
-  await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 64, 64);
-  for (const m of await libv4l2.mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
-  await libv4l2.mmapBuffers(p, fd, CAP, N);
-  await libv4l2.streamOn(p, fd, OUT, CAP);
+  const { fd, outs } = await streamingEncoder(p, 64, 64, N, O_RDWR | O_NONBLOCK);
+  for (const m of outs) m.write(0, nv12Pattern(64, 64, 64, 64));
   const outFree = new Set([0, 1, 2]), capFree = new Set([0, 1, 2]);
   const timestamps = new Set<number>();
   // lastDequeued mirrors vb2 last_buffer_dequeued; stopPending: a STOP was accepted since the last
@@ -182,12 +178,8 @@ describe("encoder drain state machine (fast-check)", () => {
   it("a second STOP with a frame pending encodes it before LAST (v4l2_m2m_mark_stopped resets next_buf_last)", async () => {
     const kernel: Kernel = await bootSoc();
     const p = kernel.spawn("regression");
-    const fd = p.open(await libv4l2.findVideoNode(p, "sim-jpeg-encoder"), O_RDWR | O_NONBLOCK);
-    await sFmt(p, fd, CAP, V4L2_PIX_FMT_JPEG, 0, 0);
-    await sFmt(p, fd, OUT, V4L2_PIX_FMT_NV12, 64, 64);
-    for (const m of await libv4l2.mmapBuffers(p, fd, OUT, N)) m.write(0, nv12Pattern(64, 64, 64, 64));
-    await libv4l2.mmapBuffers(p, fd, CAP, N);
-    await libv4l2.streamOn(p, fd, OUT, CAP);
+    const { fd, outs } = await streamingEncoder(p, 64, 64, N, O_RDWR | O_NONBLOCK);
+    for (const m of outs) m.write(0, nv12Pattern(64, 64, 64, 64));
     const dq = async (type: number) => {
       const b: v4l2_buffer = { index: 0, type, memory: V4L2_MEMORY_MMAP };
       await p.ioctl(fd, VIDIOC_DQBUF, b);

@@ -32,8 +32,8 @@ export { Kernel, type BootOptions, type PluginSpec } from "./kernel.js";
 export { callAs } from "./internal/call-as.js";
 export { TAINT_DIE, TAINT_WARN } from "./taint.js";
 export {
-  DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection,
-  type DmaDataDirection, type Scatterlist,
+  DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE, SgTable, dmaDirectionName, isValidDmaDirection, segmentAt,
+  segmentStarts, type DmaDataDirection, type Scatterlist,
 } from "./scatterlist.js";
 export {
   DmaBuf, DmaBufAttachment, dmaBufAttach, dmaBufAttachmentIsDynamic, dmaBufBeginCpuAccess, dmaBufDetach,

@@ -55,3 +55,26 @@ export class SgTable {
     return new SgTable(runs.map((r) => ({ phys: r.phys, length: r.length, dmaAddress: 0, dmaLength: 0 })));
   }
 }
+
+/** Where each piece starts when the pieces are laid end to end (the offsets of a vmap's or a mapping's segments). */
+export function segmentStarts(pieces: readonly { readonly length: number }[]): number[] {
+  const starts: number[] = [];
+  let at = 0;
+  for (const p of pieces) {
+    starts.push(at);
+    at += p.length;
+  }
+  return starts;
+}
+
+/** The piece holding byte `offset`: the last one starting at or before it (binary search over `starts`). */
+export function segmentAt(starts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

@@ -1,4 +1,5 @@
 import { Errno } from "./errno.js";
+import { segmentAt, segmentStarts } from "./scatterlist.js";
 import type { File } from "./file.js";
 
 /**
@@ -24,8 +25,8 @@ export class VmArea {
 
   /** Called by the VFS after the driver's mmap op: checks the driver mapped exactly `length` bytes. */
   seal(): void {
-    let off = 0;
-    this.starts = this.segments.map((s) => ((off += s.length), off - s.length));
+    this.starts = segmentStarts(this.segments);
+    const off = this.segments.reduce((n, s) => n + s.length, 0);
     if (off !== this.length) throw new Error(`${this.file.ops.name} mmap op mapped ${off} bytes for a ${this.length}-byte vma`);
   }
 
@@ -103,13 +104,7 @@ export class VmArea {
     this.live(call);
     if (offset < 0 || length < 0 || offset + length > this.length)
       throw new Errno("EFAULT", `VmArea.${call}`, `range ${offset}+${length} is outside the ${this.length}-byte mapping (SIGBUS/SIGSEGV on Linux)`);
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return [lo, offset - this.starts[lo]!];
+    const i = segmentAt(this.starts, offset);
+    return [i, offset - this.starts[i]!];
   }
 }

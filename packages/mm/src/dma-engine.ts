@@ -1,4 +1,4 @@
-import { Errno, type Device, type SgTable, type Tracer } from "@dmabuf/core";
+import { Errno, segmentAt, segmentStarts, type Device, type SgTable, type Tracer } from "@dmabuf/core";
 import type { CopyCounter } from "./copy-counter.js";
 import type { DmaMapping, DmaMappingRecord } from "./dma-mapping.js";
 import type { CacheModel } from "./internal/cache-model.js";
@@ -45,13 +45,7 @@ export class DmaEngine {
     if (!(offset >= 0 && len >= 0 && offset + len <= this.dmaSize(sgt))) throw new Errno("EFAULT", "dma", `${dev.name}: access ${offset}+${len} is outside the ${sgt.size}-byte mapping`);
     const all = this.translated(dev, sgt, rec, write);
     // the pieces covering [offset, offset+len), trimmed at both ends
-    let lo = 0;
-    let hi = all.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (all.starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = segmentAt(all.starts, offset);
     const out: Uint8Array[] = [];
     for (let i = lo, left = len, at = offset - all.starts[lo]!; left > 0; i++, at = 0) {
       const v = all.pieces[i]!;
@@ -77,13 +71,7 @@ export class DmaEngine {
       const s = sgt.sgl[i]!;
       this.busViews(dev, s.dmaAddress, s.dmaLength, write, pieces);
     }
-    const starts: number[] = [];
-    let at = 0;
-    for (const p of pieces) {
-      starts.push(at);
-      at += p.length;
-    }
-    const entry = { rec, generation: domain?.generation ?? 0, pieces, starts };
+    const entry = { rec, generation: domain?.generation ?? 0, pieces, starts: segmentStarts(pieces) };
     key.set(sgt, entry);
     return entry;
   }

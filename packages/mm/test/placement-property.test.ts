@@ -2,7 +2,7 @@ import { DMA_BIDIRECTIONAL, dmaBufAttach, dmaBufBeginCpuAccess, dmaBufEndCpuAcce
 import fc from "fast-check";
 import { expect, test } from "vitest";
 import { MIGRATION_COPY, deferredBufferExport, deferredBufferOf, deviceConstraints } from "../src/index.js";
-import { SMALL_BOARD, bootMm, freeState, pattern, sameBytes } from "./support/boot.js";
+import { SMALL_BOARD, bootMm, freeState, pattern, readAll, sameBytes } from "./support/boot.js";
 
 const DEVICES = ["cam0", "enc0", "disp0", "nc0", "ncmmu0"] as const;
 type Cmd = { op: "attach"; dev: number } | { op: "detach" | "map" | "unmap"; i: number } | { op: "vmap" | "vunmap" };
@@ -35,14 +35,7 @@ test("any attach/detach/map/unmap/vmap sequence: backing suits every attached de
       // CPU access under begin/end_cpu_access, as DMA_BUF_IOCTL_SYNC brackets it (nc0 is not coherent).
       const read = async () => {
         await dmaBufBeginCpuAccess(buf, DMA_BIDIRECTIONAL);
-        const map = dmaBufVmap(buf);
-        const out = new Uint8Array(buf.size);
-        let off = 0;
-        for (const s of map.segments) {
-          out.set(s, off);
-          off += s.length;
-        }
-        dmaBufVunmap(buf, map);
+        const out = readAll(buf);
         await dmaBufEndCpuAccess(buf, DMA_BIDIRECTIONAL);
         return out;
       };

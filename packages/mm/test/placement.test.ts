@@ -8,7 +8,7 @@ import {
   DMA_HEAP_IOCTL_ALLOC, MIGRATION_COPY, PLACEMENT_DEBUGFS, PlacementError, deferredBufferExport, deferredBufferOf, layoutFor, deviceConstraints,
   type DeferredBuffer, type MemoryManager,
 } from "../src/index.js";
-import { HIGHMEM_BOARD, SMALL_BOARD, bootMm, freeState, pattern, sameBytes } from "./support/boot.js";
+import { HIGHMEM_BOARD, SMALL_BOARD, bootMm, freeState, pattern, readAll, sameBytes } from "./support/boot.js";
 
 const NV12_1080P = (1920 * 1080 * 3) / 2;
 const FOUR_GIB = 2 ** 32;
@@ -30,18 +30,6 @@ function fill(buf: DmaBuf, bytes: Uint8Array): void {
     off += s.length;
   }
   dmaBufVunmap(buf, map);
-}
-
-function readAll(buf: DmaBuf): Uint8Array {
-  const map = dmaBufVmap(buf);
-  const out = new Uint8Array(buf.size);
-  let off = 0;
-  for (const s of map.segments) {
-    out.set(s, off);
-    off += s.length;
-  }
-  dmaBufVunmap(buf, map);
-  return out;
 }
 
 /**

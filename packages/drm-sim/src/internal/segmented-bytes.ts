@@ -1,3 +1,5 @@
+import { segmentAt, segmentStarts } from "@dmabuf/core";
+
 /**
  * A buffer's memory as the CPU sees it through a vmap: possibly several physically discontiguous
  * segments laid end to end. Reads inside one segment are zero-copy views; a range crossing a
@@ -9,26 +11,14 @@ export class SegmentedBytes {
   private scratch = new Uint8Array(0);
 
   constructor(readonly segments: readonly Uint8Array[]) {
-    let off = 0;
-    this.starts = segments.map((s) => ((off += s.length), off - s.length));
-    this.length = off;
-  }
-
-  private locate(off: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= off) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    this.starts = segmentStarts(segments);
+    this.length = segments.reduce((n, s) => n + s.length, 0);
   }
 
   /** The bytes [off, off+len); the view is valid until the next call that gathers. */
   slice(off: number, len: number): Uint8Array {
     if (off < 0 || off + len > this.length) throw new RangeError(`range ${off}+${len} outside ${this.length}-byte buffer`);
-    let i = this.locate(off);
+    let i = segmentAt(this.starts, off);
     let at = off - this.starts[i]!;
     const first = this.segments[i]!;
     if (at + len <= first.length) return first.subarray(at, at + len);
@@ -45,7 +35,7 @@ export class SegmentedBytes {
   /** Stores `data` at `off`, across segments as needed. */
   write(off: number, data: Uint8Array): void {
     if (off < 0 || off + data.length > this.length) throw new RangeError(`range ${off}+${data.length} outside ${this.length}-byte buffer`);
-    let i = this.locate(off);
+    let i = segmentAt(this.starts, off);
     let at = off - this.starts[i]!;
     for (let done = 0; done < data.length; at = 0) {
       const seg = this.segments[i++]!;

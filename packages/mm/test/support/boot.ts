@@ -1,4 +1,4 @@
-import { Kernel, type BoardInput } from "@dmabuf/core";
+import { Kernel, dmaBufVmap, dmaBufVunmap, type BoardInput, type DmaBuf } from "@dmabuf/core";
 import mm, { MM, type MemoryManager, type MmOptions } from "../../src/index.js";
 
 /** A small board: 64 MiB of RAM at 1 GiB, a 16 MiB default CMA area, one IOMMU, a few devices. */
@@ -47,4 +47,17 @@ export function pattern(len: number, seed: number): Uint8Array {
 /** Byte equality without vitest's slow deep-equal on large typed arrays. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+/** The buffer's bytes, gathered through a kernel mapping (vmap), which is dropped again. */
+export function readAll(buf: DmaBuf): Uint8Array {
+  const map = dmaBufVmap(buf);
+  const out = new Uint8Array(buf.size);
+  let off = 0;
+  for (const s of map.segments) {
+    out.set(s, off);
+    off += s.length;
+  }
+  dmaBufVunmap(buf, map);
+  return out;
 }
